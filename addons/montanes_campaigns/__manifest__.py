@@ -1,0 +1,25 @@
+{
+    "name": "Montañés Campaigns",
+    "summary": "Multi-step e-mail campaigns to lead segments, sent through mass mailing",
+    "version": "19.0.1.0.0",
+    "category": "Marketing/Email Marketing",
+    "author": "MontañésSoluciones",
+    "website": "https://montanessoluciones.example",
+    "license": "LGPL-3",
+    "depends": [
+        "mass_mailing_crm",
+        "montanes_lead_scoring",
+    ],
+    "data": [
+        "security/montanes_campaigns_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/montanes_campaign_views.xml",
+        "views/montanes_campaigns_menus.xml",
+    ],
+    "demo": [
+        "demo/montanes_campaign_demo.xml",
+    ],
+    "installable": True,
+    "application": False,
+}

@@ -1,0 +1,31 @@
+{
+    "name": "Montañés Licence Inventory",
+    "summary": "Licence keys in stock, invoiced and delivered when a sales order is confirmed",
+    "version": "19.0.1.0.0",
+    "category": "Sales/Sales",
+    "author": "MontañésSoluciones",
+    "website": "https://montanessoluciones.example",
+    "license": "LGPL-3",
+    "depends": [
+        "sale_management",
+        "sale_stock",
+    ],
+    "data": [
+        "security/montanes_license_inventory_security.xml",
+        "security/ir.model.access.csv",
+        "data/mail_activity_type_data.xml",
+        "wizards/montanes_license_key_import_views.xml",
+        "views/montanes_license_views.xml",
+        "views/product_template_views.xml",
+        "views/stock_lot_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/montanes_license_inventory_menus.xml",
+    ],
+    "demo": [
+        "demo/res_company_demo.xml",
+        "demo/product_product_demo.xml",
+        "demo/stock_lot_demo.xml",
+    ],
+    "installable": True,
+    "application": False,
+}
