@@ -19,6 +19,7 @@
         "data/montanes_scoring_rule_data.xml",
         "wizards/montanes_lead_import_views.xml",
         "views/montanes_scoring_rule_views.xml",
+        "views/montanes_lead_score_line_views.xml",
         "views/crm_lead_views.xml",
         "views/montanes_lead_scoring_menus.xml",
     ],

@@ -1,0 +1,50 @@
+from odoo import models
+
+
+class MailingTrace(models.Model):
+    _inherit = 'mailing.trace'
+
+    def set_opened(self, domain=None):
+        traces = super().set_opened(domain=domain)
+        traces._montanes_register_lead_event('email_open', 'open')
+        return traces
+
+    def set_clicked(self, domain=None):
+        traces = super().set_clicked(domain=domain)
+        traces._montanes_register_lead_event('email_click', 'click')
+        return traces
+
+    def set_replied(self, domain=None):
+        traces = super().set_replied(domain=domain)
+        traces._montanes_register_lead_event('email_reply', 'reply')
+        return traces
+
+    def _montanes_register_lead_event(self, event_type, action):
+        """Score ``event_type`` on the leads these traces were sent to.
+
+        The source_ref 'mailing.trace,<id>,<action>' lets each trace score each
+        kind of event once, however often the contact opens or clicks.
+        """
+        lead_traces = self.filtered(lambda trace: trace.model == 'crm.lead' and trace.res_id)
+        if not lead_traces:
+            return
+        # sudo: the open pixel and the link redirect run as the public user.
+        # One search fetches every lead and drops the ids of deleted leads.
+        leads = self.env['crm.lead'].sudo().with_context(active_test=False).search([
+            ('id', 'in', lead_traces.mapped('res_id')),
+        ])
+        rules = leads._montanes_get_behaviour_rules(event_type)
+        if not rules:
+            return
+        lead_by_id = {lead.id: lead for lead in leads}
+        vals_list = []
+        for trace in lead_traces.sudo():
+            lead = lead_by_id.get(trace.res_id)
+            if lead:
+                vals_list += lead._montanes_prepare_event_vals(
+                    rules,
+                    event_type,
+                    f'mailing.trace,{trace.id},{action}',
+                    description=trace.mass_mailing_id.subject or trace.mass_mailing_id.name,
+                )
+        self.env['montanes.lead.score.line'].sudo()._insert_lines(vals_list)

@@ -1,0 +1,216 @@
+import ast
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.fields import Domain
+
+# Behaviour events a rule can react to. The mailing.trace hooks register
+# exactly these keys, so a new key needs a matching hook.
+EVENT_TYPES = [
+    ('email_open', 'E-mail opened'),
+    ('email_click', 'Link clicked'),
+    ('email_reply', 'E-mail replied'),
+]
+
+# Rule fields whose change alters which leads a profile rule scores, or by how
+# much, so writing any of them re-scores the leads.
+PROFILE_RESCORE_FIELDS = {'active', 'company_id', 'domain', 'points', 'rule_type'}
+
+# Lead fields that hold the score itself. A profile condition on them would
+# depend on its own result, so conditions may not use them.
+SCORE_FIELDS = frozenset({
+    'montanes_score', 'montanes_score_fit', 'montanes_score_engagement', 'montanes_score_line_ids',
+})
+
+
+class MontanesScoringRule(models.Model):
+    _name = 'montanes.scoring.rule'
+    _description = 'Lead Scoring Rule'
+    _order = 'sequence, id'
+
+    name = fields.Char(string='Name', required=True, translate=True)
+    active = fields.Boolean(string='Active', default=True)
+    sequence = fields.Integer(string='Sequence', default=10)
+    company_id = fields.Many2one(
+        comodel_name='res.company',
+        string='Company',
+        index=True,
+        help='Company whose leads this rule scores. Leave empty to score the leads of every company.',
+    )
+    rule_type = fields.Selection(
+        selection=[
+            ('profile', 'Profile'),
+            ('behaviour', 'Behaviour'),
+        ],
+        string='Type',
+        required=True,
+        default='profile',
+        help='Profile rules score what the lead is (its fields). '
+        'Behaviour rules score what the contact does with our e-mails.',
+    )
+    domain = fields.Char(
+        string='Condition',
+        default='[]',
+        help='Leads matching this condition receive the points of a profile rule.',
+    )
+    event_type = fields.Selection(
+        selection=EVENT_TYPES,
+        string='Event',
+        help='E-mail event that earns the points of a behaviour rule, once per e-mail.',
+    )
+    points = fields.Integer(
+        string='Points',
+        required=True,
+        default=10,
+        help='Points added to the lead score. Use a negative number to subtract points.',
+    )
+    score_line_ids = fields.One2many(
+        comodel_name='montanes.lead.score.line',
+        inverse_name='rule_id',
+        string='Score Entries',
+    )
+    lead_count = fields.Integer(string='Leads', compute='_compute_lead_count')
+
+    _check_points_not_zero = models.Constraint(
+        'CHECK(points <> 0)',
+        'A scoring rule must add or subtract points: set a number of points other than 0.',
+    )
+
+    # ------------------------------------------------------------
+    # COMPUTES
+    # ------------------------------------------------------------
+
+    @api.depends('score_line_ids')
+    def _compute_lead_count(self):
+        lead_data = self.env['montanes.lead.score.line']._read_group(
+            [('rule_id', 'in', self.ids)],
+            ['rule_id'],
+            ['lead_id:count_distinct'],
+        )
+        count_by_rule = {rule.id: count for rule, count in lead_data}
+        for rule in self:
+            rule.lead_count = count_by_rule.get(rule.id, 0)
+
+    # ------------------------------------------------------------
+    # CONSTRAINTS
+    # ------------------------------------------------------------
+
+    @api.constrains('rule_type', 'domain')
+    def _check_domain(self):
+        """Reject a profile rule whose condition is missing or not a valid crm.lead domain."""
+        for rule in self:
+            if rule.rule_type != 'profile':
+                continue
+            domain = rule._get_lead_domain()
+            if domain.is_true():
+                raise ValidationError(self.env._(
+                    "The profile rule \"%(rule)s\" needs a condition: "
+                    "choose which leads earn its points.",
+                    rule=rule.name,
+                ))
+            score_fields = {
+                condition.field_expr.split('.')[0] for condition in domain.iter_conditions()
+            } & SCORE_FIELDS
+            if score_fields:
+                raise ValidationError(self.env._(
+                    "The condition of the profile rule \"%(rule)s\" uses the score field "
+                    "%(field)s, but a profile rule cannot depend on the score it sets. "
+                    "Remove that field from the condition.",
+                    rule=rule.name,
+                    field=', '.join(sorted(score_fields)),
+                ))
+
+    @api.constrains('rule_type', 'event_type')
+    def _check_event_type(self):
+        """Require an event on behaviour rules."""
+        for rule in self:
+            if rule.rule_type == 'behaviour' and not rule.event_type:
+                raise ValidationError(self.env._(
+                    "The behaviour rule \"%(rule)s\" needs an event: "
+                    "choose which e-mail event earns its points.",
+                    rule=rule.name,
+                ))
+
+    @api.constrains('rule_type')
+    def _check_rule_type_unchanged_with_entries(self):
+        """Keep the type of a rule that already scored, so its entries stay in the right total."""
+        for rule in self:
+            if rule.score_line_ids.filtered(lambda line: line.rule_type != rule.rule_type):
+                raise ValidationError(self.env._(
+                    "The rule \"%(rule)s\" has already scored leads, so its type cannot change. "
+                    "Archive it and create a new rule instead.",
+                    rule=rule.name,
+                ))
+
+    # ------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        rules._rescore_profile_leads()
+        return rules
+
+    def write(self, vals):
+        result = super().write(vals)
+        if PROFILE_RESCORE_FIELDS & set(vals):
+            self._rescore_profile_leads()
+        return result
+
+    # Deleting a rule deletes its score entries (ondelete='cascade'), and the
+    # ORM then recomputes the lead totals, so unlink needs no override.
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_view_leads(self):
+        """Open the leads this rule has scored."""
+        self.ensure_one()
+        action = self.env['ir.actions.act_window']._for_xml_id('crm.crm_lead_all_leads')
+        action.update({
+            'name': self.env._("Leads scored by %(rule)s", rule=self.name),
+            'domain': [('montanes_score_line_ids.rule_id', '=', self.id)],
+            'context': {'active_test': False},
+        })
+        return action
+
+    def action_view_score_lines(self):
+        """Open the score entries of this rule."""
+        self.ensure_one()
+        action = self.env['ir.actions.act_window']._for_xml_id(
+            'montanes_lead_scoring.action_montanes_lead_score_line')
+        action.update({
+            'domain': [('rule_id', '=', self.id)],
+            'context': {'create': False},
+        })
+        return action
+
+    # ------------------------------------------------------------
+    # TOOLS
+    # ------------------------------------------------------------
+
+    def _get_lead_domain(self):
+        """Return the condition of this rule as a Domain on crm.lead.
+
+        Raises ValidationError naming the rule when the text is not a literal
+        domain list or names fields that crm.lead does not have.
+        """
+        self.ensure_one()
+        try:
+            domain = Domain(ast.literal_eval(self.domain or '[]'))
+            domain.validate(self.env['crm.lead'].sudo())
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as error:
+            raise ValidationError(self.env._(
+                "The condition of the scoring rule \"%(rule)s\" is invalid: %(error)s. "
+                "Edit it with the condition editor and use only fixed values.",
+                rule=self.name,
+                error=error,
+            )) from None
+        return domain
+
+    def _rescore_profile_leads(self):
+        """Re-score every lead against these rules (insert, update and remove profile entries)."""
+        if self:
+            self.env['montanes.lead.score.line']._sync_profile_lines(self)
