@@ -13,6 +13,7 @@
     "data": [
         "security/montanes_license_inventory_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_sequence_data.xml",
         "data/mail_activity_type_data.xml",
         "wizards/montanes_license_key_import_views.xml",
         "views/montanes_license_views.xml",

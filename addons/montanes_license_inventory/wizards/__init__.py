@@ -1,0 +1,2 @@
+from . import montanes_license_key_import
+from . import montanes_license_key_import_line

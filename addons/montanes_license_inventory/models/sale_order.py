@@ -1,0 +1,317 @@
+import logging
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from .stock_quant import LOCKED_LOTS_CONTEXT_KEY
+
+_logger = logging.getLogger(__name__)
+
+# Maximum number of transfers between the stock and the customer: the longest standard
+# delivery route is pick, pack and ship.
+MAX_DELIVERY_STEPS = 3
+
+
+class SaleOrder(models.Model):
+    _inherit = 'sale.order'
+
+    montanes_license_ids = fields.One2many(
+        comodel_name='montanes.license',
+        inverse_name='order_id',
+        string="Licences",
+    )
+    montanes_license_count = fields.Integer(
+        string="Licence Count",
+        compute='_compute_montanes_license_count',
+    )
+    montanes_is_license_processed = fields.Boolean(
+        string="Licences Processed",
+        copy=False,
+        readonly=True,
+        help="Set once the confirmation has delivered the keys, created the licences and posted "
+             "the invoice, so that confirming again does not do it twice.",
+    )
+
+    @api.depends('montanes_license_ids')
+    def _compute_montanes_license_count(self):
+        counts = dict(self.env['montanes.license']._read_group(
+            domain=[('order_id', 'in', self.ids)],
+            groupby=['order_id'],
+            aggregates=['__count'],
+        ))
+        for order in self:
+            order.montanes_license_count = counts.get(order._origin, 0)
+
+    # ------------------------------------------------------------
+    # Confirmation
+    # ------------------------------------------------------------
+
+    def action_confirm(self):
+        orders = self._montanes_lock_orders()
+        # A double click or a second confirmation of the same order finds it processed.
+        orders = orders.filtered(
+            lambda order: not (order.montanes_is_license_processed and order.state == 'sale')
+        )
+        if not orders:
+            return True
+        locked_lot_ids = orders._montanes_lock_license_keys()
+        orders = orders.with_context(**{LOCKED_LOTS_CONTEXT_KEY: locked_lot_ids})
+        return super(SaleOrder, orders).action_confirm()
+
+    def _action_confirm(self):
+        """Deliver the keys, create the licences, post the invoice and notify the service team.
+
+        Runs once per order: orders already processed are skipped, so calling this hook again
+        does nothing. Any error rolls the whole confirmation back.
+        """
+        orders = self._montanes_lock_orders()
+        todo = orders.filtered(lambda order: not order.montanes_is_license_processed)
+        if not todo:
+            return True
+        if LOCKED_LOTS_CONTEXT_KEY not in self.env.context:
+            locked_lot_ids = todo._montanes_lock_license_keys()
+            todo = todo.with_context(**{LOCKED_LOTS_CONTEXT_KEY: locked_lot_ids})
+
+        result = super(SaleOrder, todo)._action_confirm()
+
+        license_orders = todo.filtered(lambda order: order._montanes_get_license_lines())
+        if license_orders:
+            # The steps below hand out keys and post invoices on behalf of the salesperson,
+            # who usually has no right to validate transfers or post invoices.
+            license_orders.check_access('write')
+            for order in license_orders.sudo():
+                order._montanes_process_licenses()
+        todo.write({'montanes_is_license_processed': True})
+        return result
+
+    def _montanes_process_licenses(self):
+        """Run the licence steps of one confirmed order, in this order: deliver the keys,
+        create the licences, create and post the invoice, schedule the delivery activity.
+        """
+        self.ensure_one()
+        order = self.with_company(self.company_id)
+
+        delivered_lots = order._montanes_deliver_license_keys()
+        licenses = order._montanes_create_licenses(delivered_lots)
+        invoice = order._montanes_create_and_post_invoice()
+        if invoice:
+            for license_ in licenses:
+                license_.invoice_line_id = license_.sale_line_id.invoice_lines.filtered(
+                    lambda line: line.move_id == invoice
+                )[:1]
+        order._montanes_schedule_delivery_activity(licenses)
+        _logger.info(
+            "Order %s confirmed: %d licences created, invoice %s posted",
+            order.name, len(licenses), invoice.name or '-',
+        )
+
+    # ------------------------------------------------------------
+    # Locks and key availability
+    # ------------------------------------------------------------
+
+    def _montanes_lock_orders(self):
+        """Lock the order rows until the end of the transaction and reload their state.
+
+        Two confirmations of the same order run one after the other, and the second one sees
+        the processed marker written by the first.
+        """
+        if not self.ids:
+            return self
+        self.env.cr.execute(SQL(
+            "SELECT id FROM sale_order WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE",
+            ids=self.ids,
+        ))
+        self.invalidate_recordset(['state', 'montanes_is_license_processed'])
+        return self
+
+    def _montanes_get_license_lines(self):
+        self.ensure_one()
+        return self.order_line.filtered(
+            lambda line: not line.display_type
+            and line.product_id.montanes_license_kind in ('key', 'seats')
+        )
+
+    def _montanes_lock_license_keys(self):
+        """Lock enough licence keys in stock for the key lines of these orders.
+
+        Return the ids of the locked serial numbers. Keys locked by another running
+        confirmation are skipped, so two confirmations never take the same key.
+
+        :raises UserError: when a product has fewer free keys than ordered. Nothing is
+            written before this check, so the whole confirmation rolls back.
+        """
+        needed = defaultdict(int)
+        for order in self:
+            for line in order._montanes_get_license_lines():
+                product = line.product_id
+                if product.montanes_license_kind != 'key':
+                    continue
+                quantity = line.product_uom_id._compute_quantity(
+                    line.product_uom_qty, product.uom_id)
+                if quantity != int(quantity):
+                    raise UserError(self.env._(
+                        "The quantity of “%(product)s” on order %(order)s is %(quantity)s, but "
+                        "keys are sold by whole units. Enter a whole number of keys.",
+                        product=product.display_name, order=order.name, quantity=quantity,
+                    ))
+                needed[order.warehouse_id.lot_stock_id, product] += int(quantity)
+
+        self.env['stock.quant'].flush_model()
+        self.env['stock.location'].flush_model(['parent_path'])
+        locked_lot_ids = []
+        for (stock_location, product), quantity in needed.items():
+            if quantity <= 0:
+                continue
+            # The ORM cannot express SKIP LOCKED: rows locked by a concurrent confirmation
+            # must be passed over instead of waited for.
+            rows = self.env.execute_query(SQL(
+                """
+                SELECT quant.lot_id
+                  FROM stock_quant quant
+                  JOIN stock_location location ON location.id = quant.location_id
+                 WHERE quant.product_id = %(product_id)s
+                   AND quant.lot_id IS NOT NULL
+                   AND location.usage = 'internal'
+                   AND location.parent_path LIKE %(parent_path)s
+                   AND quant.quantity - quant.reserved_quantity >= 1
+              ORDER BY quant.in_date, quant.id
+                 LIMIT %(limit)s
+                   FOR UPDATE OF quant SKIP LOCKED
+                """,
+                product_id=product.id,
+                parent_path=f'{stock_location.parent_path}%',
+                limit=quantity,
+            ))
+            if len(rows) < quantity:
+                raise UserError(self.env._(
+                    "Not enough keys in stock for “%(product)s”: %(missing)s missing.",
+                    product=product.display_name,
+                    missing=quantity - len(rows),
+                ))
+            locked_lot_ids += [lot_id for (lot_id,) in rows]
+        return locked_lot_ids
+
+    # ------------------------------------------------------------
+    # Delivery, licences, invoice and activity
+    # ------------------------------------------------------------
+
+    def _montanes_deliver_license_keys(self):
+        """Validate the transfers of the key lines and return the delivered serial numbers.
+
+        Only the key moves are validated: other products of the same transfer go to a
+        backorder.
+        """
+        self.ensure_one()
+        key_lines = self._montanes_get_license_lines().filtered(
+            lambda line: line.product_id.montanes_license_kind == 'key'
+        )
+        if not key_lines:
+            return self.env['stock.lot']
+
+        for _step in range(MAX_DELIVERY_STEPS):
+            moves = key_lines.move_ids.filtered(lambda move: move.state not in ('done', 'cancel'))
+            if not moves:
+                break
+            moves._action_assign()
+            ready_moves = moves.filtered(lambda move: move.state == 'assigned')
+            if not ready_moves:
+                break
+            ready_moves.picked = True
+            ready_moves.picking_id.with_context(skip_backorder=True).button_validate()
+
+        delivered_moves = key_lines.move_ids.filtered(
+            lambda move: move.state == 'done' and move.location_dest_usage == 'customer'
+        )
+        delivered_lots = delivered_moves.move_line_ids.lot_id
+        for line in key_lines:
+            line_lots = delivered_moves.filtered(
+                lambda move: move.sale_line_id == line).move_line_ids.lot_id
+            if len(line_lots) != int(line.product_uom_qty):
+                raise UserError(self.env._(
+                    "The keys of “%(product)s” on order %(order)s could not be delivered: "
+                    "%(delivered)s of %(ordered)s delivered. Check the delivery route of the "
+                    "warehouse %(warehouse)s.",
+                    product=line.product_id.display_name,
+                    order=self.name,
+                    delivered=len(line_lots),
+                    ordered=int(line.product_uom_qty),
+                    warehouse=self.warehouse_id.name,
+                ))
+        return delivered_lots
+
+    def _montanes_create_licenses(self, delivered_lots):
+        """Create one licence per delivered key and one per seat-pool line."""
+        self.ensure_one()
+        License = self.env['montanes.license']
+        date_start = fields.Date.context_today(self)
+        vals_list = []
+        for line in self._montanes_get_license_lines():
+            product = line.product_id
+            date_end = License.montanes_compute_date_end(
+                date_start, product.montanes_license_term_months)
+            common_vals = {
+                'partner_id': self.partner_id.id,
+                'product_id': product.id,
+                'sale_line_id': line.id,
+                'date_start': date_start,
+                'date_end': date_end,
+                'company_id': self.company_id.id,
+            }
+            if product.montanes_license_kind == 'key':
+                line_lots = delivered_lots.filtered(lambda lot: lot.product_id == product)
+                line_lots = line_lots.filtered(
+                    lambda lot: lot.id in line.move_ids.move_line_ids.lot_id.ids)
+                for lot in line_lots:
+                    vals_list.append(dict(common_vals, lot_id=lot.id, seats=1))
+            else:
+                vals_list.append(dict(common_vals, seats=max(int(line.product_uom_qty), 1)))
+        return License.create(vals_list)
+
+    def _montanes_create_and_post_invoice(self):
+        """Create and post the invoice of what the order has to invoice now."""
+        self.ensure_one()
+        if not any(line.qty_to_invoice for line in self.order_line if not line.display_type):
+            return self.env['account.move']
+        invoice = self._create_invoices()
+        invoice.action_post()
+        return invoice
+
+    def _montanes_get_service_user(self):
+        """Return the user who handles the licence delivery of this order."""
+        self.ensure_one()
+        company = self.company_id
+        if company.montanes_license_service_user_id.active:
+            return company.montanes_license_service_user_id
+        service_group = self.env.ref(
+            'montanes_license_inventory.montanes_license_inventory_group_service')
+        service_users = service_group.user_ids.filtered(
+            lambda user: user.active and company in user.company_ids
+        ).sorted('id')
+        return service_users[:1] or self.user_id or self.env.user
+
+    def _montanes_schedule_delivery_activity(self, licenses):
+        self.ensure_one()
+        if not licenses:
+            return
+        key_count = len(licenses.filtered('lot_id'))
+        self.activity_schedule(
+            'montanes_license_inventory.mail_activity_type_license_delivery',
+            summary=self.env._(
+                "Send %(count)s licence keys to the customer", count=key_count,
+            ) if key_count else self.env._("Activate the licence seats for the customer"),
+            user_id=self._montanes_get_service_user().id,
+        )
+
+    # ------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------
+
+    def action_view_montanes_licenses(self):
+        self.ensure_one()
+        action = self.env['ir.actions.act_window']._for_xml_id(
+            'montanes_license_inventory.action_montanes_license')
+        action['domain'] = [('order_id', '=', self.id)]
+        action['context'] = {'create': False}
+        return action
