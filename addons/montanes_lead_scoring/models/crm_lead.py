@@ -119,7 +119,8 @@ class CrmLead(models.Model):
     def _montanes_get_behaviour_rules(self, event_type):
         """Return the active behaviour rules of ``event_type``, in sudo."""
         # sudo: salesmen only read rules, and public routes register events too.
-        return self.env['montanes.scoring.rule'].sudo().search([
+        # active_test is forced because callers often search leads without it.
+        return self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
             ('rule_type', '=', 'behaviour'),
             ('event_type', '=', event_type),
         ])
@@ -157,7 +158,9 @@ class CrmLead(models.Model):
         """
         # NOTE: editing the related record (renaming a utm.source, for example)
         # does not re-score the leads that point to it.
-        rules = self.env['montanes.scoring.rule'].sudo().search([('rule_type', '=', 'profile')])
+        rules = self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
+            ('rule_type', '=', 'profile'),
+        ])
         todo = ['company_id']
         for rule in rules:
             todo.extend(

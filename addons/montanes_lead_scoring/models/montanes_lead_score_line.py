@@ -2,6 +2,7 @@ import logging
 from collections import defaultdict
 
 from odoo import api, fields, models
+from odoo.fields import Domain
 from odoo.tools import SQL
 
 from .montanes_scoring_rule import EVENT_TYPES
@@ -150,9 +151,9 @@ class MontanesLeadScoreLine(models.Model):
             if rule.active and rule.rule_type == 'profile':
                 domain = rule._get_lead_domain()
                 if rule.company_id:
-                    domain &= [('company_id', '=', rule.company_id.id)]
+                    domain &= Domain('company_id', '=', rule.company_id.id)
                 if leads is not None:
-                    domain &= [('id', 'in', leads.ids)]
+                    domain &= Domain('id', 'in', leads.ids)
                 matched = {
                     lead.id: lead.company_id.id
                     for lead in leads_model.search_fetch(domain, ['company_id'])

@@ -131,17 +131,6 @@ class MontanesScoringRule(models.Model):
                     rule=rule.name,
                 ))
 
-    @api.constrains('rule_type')
-    def _check_rule_type_unchanged_with_entries(self):
-        """Keep the type of a rule that already scored, so its entries stay in the right total."""
-        for rule in self:
-            if rule.score_line_ids.filtered(lambda line: line.rule_type != rule.rule_type):
-                raise ValidationError(self.env._(
-                    "The rule \"%(rule)s\" has already scored leads, so its type cannot change. "
-                    "Archive it and create a new rule instead.",
-                    rule=rule.name,
-                ))
-
     # ------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------
@@ -153,6 +142,8 @@ class MontanesScoringRule(models.Model):
         return rules
 
     def write(self, vals):
+        if 'rule_type' in vals:
+            self._check_rule_type_change(vals['rule_type'])
         result = super().write(vals)
         if PROFILE_RESCORE_FIELDS & set(vals):
             self._rescore_profile_leads()
@@ -209,6 +200,21 @@ class MontanesScoringRule(models.Model):
                 error=error,
             )) from None
         return domain
+
+    def _check_rule_type_change(self, new_rule_type):
+        """Reject a type change on a rule that has already scored.
+
+        Its entries would otherwise move between the profile and the
+        engagement totals of the leads.
+        """
+        # sudo: the writer may not read every score entry of the rule.
+        for rule in self.sudo():
+            if rule.rule_type != new_rule_type and rule.score_line_ids:
+                raise ValidationError(self.env._(
+                    "The rule \"%(rule)s\" has already scored leads, so its type cannot change. "
+                    "Archive it and create a new rule instead.",
+                    rule=rule.name,
+                ))
 
     def _rescore_profile_leads(self):
         """Re-score every lead against these rules (insert, update and remove profile entries)."""
