@@ -1,4 +1,5 @@
 from . import product_template
+from . import product_product
 from . import stock_lot
 from . import stock_quant
 from . import montanes_license

@@ -1,0 +1,3 @@
+from . import test_key_import
+from . import test_sale_confirm
+from . import test_concurrency

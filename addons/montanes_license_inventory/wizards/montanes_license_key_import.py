@@ -57,13 +57,13 @@ class MontanesLicenseKeyImport(models.TransientModel):
         be read raises a UserError and imports nothing.
         """
         self.ensure_one()
-        if self.state == 'done':
-            raise UserError(self.env._(
-                "This file has already been imported. Open a new import to load another file."))
         if not self.env.user.has_group('stock.group_stock_user'):
             raise UserError(self.env._(
                 "Importing keys receives them into stock, which needs the Inventory / User "
                 "access right. Ask an inventory administrator to grant it."))
+        if self.state == 'done':
+            raise UserError(self.env._(
+                "This file has already been imported. Open a new import to load another file."))
 
         rows = self._read_rows()
         valid_rows, error_vals = self._validate_rows(rows)
@@ -155,7 +155,7 @@ class MontanesLicenseKeyImport(models.TransientModel):
                 error_vals.append({
                     'row_number': row_number,
                     'product_reference': reference,
-                    'key': key,
+                    'key': key or False,
                     'reason': reason,
                     'message': message,
                 })
@@ -215,6 +215,8 @@ class MontanesLicenseKeyImport(models.TransientModel):
             ('default_code', 'in', list(references)),
             ('company_id', 'in', [False, self.env.company.id]),
         ])
+        # A product of the current company wins over a shared product with the same reference.
+        products = products.sorted(lambda product: bool(product.company_id))
         return {product.default_code: product for product in products}
 
     def _find_existing_keys(self, rows):
