@@ -15,6 +15,8 @@
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
         "views/montanes_campaign_views.xml",
+        "views/montanes_campaign_step_views.xml",
+        "views/montanes_campaign_participant_views.xml",
         "views/montanes_campaigns_menus.xml",
     ],
     "demo": [
