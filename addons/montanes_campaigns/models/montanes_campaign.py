@@ -10,9 +10,9 @@ from odoo.tools import is_html_empty
 
 _logger = logging.getLogger(__name__)
 
-# Maximum number of participants mailed by one step in one batch. The
-# participants of a batch are committed with their e-mails before the next
-# batch starts, so a worker killed mid-run loses at most one batch.
+# Maximum number of participants mailed by one step in one batch. Each batch
+# is committed before the next one starts, so a worker killed mid-run leaves
+# at most one batch unfinished (see _send_step).
 PROCESS_BATCH_SIZE = 500
 
 
@@ -290,17 +290,33 @@ class MontanesCampaign(models.Model):
             if not campaign.try_lock_for_update():
                 _logger.info("Automated campaign %s is locked by another worker, skipped", campaign.id)
                 continue
-            campaign._enrol_participants()
-            previous_step = self.env["montanes.campaign.step"]
-            for step in campaign.step_ids:
-                while participants := campaign._get_due_participants(step, previous_step):
-                    sent_count += campaign._send_step(step, participants)
-                    # The commit ends the lock: take it again or leave the
-                    # campaign to the worker that holds it now.
-                    self._commit_batch()
-                    if not campaign.try_lock_for_update():
-                        return sent_count
-                previous_step = step
+            sent_count += campaign._send_due_steps()
+        return sent_count
+
+    def _send_due_steps(self):
+        """Enrol the new leads of the locked campaign and send its due steps,
+        one batch of participants at a time.
+
+        :return: number of leads the steps were sent to
+        """
+        self.ensure_one()
+        self._enrol_participants()
+        sent_count = 0
+        previous_step = self.env["montanes.campaign.step"]
+        for step in self.step_ids:
+            while participants := self._get_due_participants(step, previous_step):
+                sent_count += self._send_step(step, participants)
+
+                # The commit releases the row lock. Stop when the cron run is
+                # out of time, when another worker took the campaign, or when
+                # a user stopped it in between.
+                remaining_time = self._commit_batch()
+                if remaining_time <= 0 or not self.try_lock_for_update():
+                    return sent_count
+                self.invalidate_recordset(["state"])
+                if self.state != "running":
+                    return sent_count
+            previous_step = step
         return sent_count
 
     def _enrol_participants(self):
@@ -367,6 +383,10 @@ class MontanesCampaign(models.Model):
         mailing commits its e-mails by batches outside tests, and each commit
         then also records that the participants were handled, so a worker that
         takes over never mails them twice.
+
+        NOTE: the other side of this order is that when a worker dies after
+        the first commit of the mailing, the rest of the batch is marked as
+        sent without an e-mail, and those participants miss this step.
 
         :return: number of leads the step mailing was sent to
         """

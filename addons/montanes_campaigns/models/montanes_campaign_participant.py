@@ -59,8 +59,9 @@ class MontanesCampaignParticipant(models.Model):
         default=fields.Datetime.now,
     )
 
-    # Workers that enrol the same segment at the same time insert the same
-    # rows: these indexes make the second insert fail instead of duplicating.
+    # Two workers that enrol the same segment at once would insert the same
+    # rows, so these indexes make the second insert fail instead of adding a
+    # duplicate participant.
     _campaign_lead_unique = models.UniqueIndex(
         "(campaign_id, lead_id)",
         "A lead can only be enrolled once in a campaign.",

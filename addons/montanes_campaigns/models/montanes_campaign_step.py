@@ -46,7 +46,8 @@ class MontanesCampaignStep(models.Model):
         default=0,
         required=True,
         help="Time to wait after the previous step was sent, or after the "
-        "enrolment for the first step. 0 sends at the next run.",
+        "enrolment for the first step. With 0, the step is sent in the same "
+        "run as the previous one.",
     )
     delay_unit = fields.Selection(
         selection=[

@@ -157,6 +157,57 @@ class TestCampaignFlow(MontanesCampaignsCommon):
         self.assertEqual(self.campaign.state, "stopped")
         self.assertFalse(self.step_first.mailing_id)
 
+    def test_traced_lead_not_mailed_again(self):
+        self._launch()
+        participant = self.campaign.participant_ids.sorted("id")[0]
+        mailing = self.step_first._get_or_create_mailing()
+        self.env["mailing.trace"].create({
+            "mass_mailing_id": mailing.id,
+            "model": "crm.lead",
+            "res_id": participant.lead_id.id,
+            "email": participant.email_normalized,
+        })
+
+        sent_count = self._process(LAUNCH_TIME)
+
+        self.assertEqual(sent_count, EXPECTED_PARTICIPANTS - 1)
+        self.assertEqual(len(self._get_step_mails(self.step_first)), EXPECTED_PARTICIPANTS - 1)
+        self.assertEqual(len(self._get_step_traces(self.step_first)), EXPECTED_PARTICIPANTS)
+        self.assertEqual(participant.last_step_id, self.step_first, "A traced participant still moves past the step")
+
+    def test_archived_lead_exits(self):
+        self._launch()
+        participant = self.campaign.participant_ids.sorted("id")[0]
+        participant.lead_id.action_archive()
+
+        self._process(LAUNCH_TIME)
+
+        self.assertEqual(participant.state, "exited")
+        self.assertFalse(participant.last_step_id)
+        self.assertNotIn(participant.lead_id.id, self._get_step_traces(self.step_first).mapped("res_id"))
+        self.assertEqual(len(self._get_step_traces(self.step_first)), EXPECTED_PARTICIPANTS - 1)
+
+    def test_stop_relaunch_and_close(self):
+        self._launch()
+        campaign = self.campaign.with_user(self.user_marketing)
+        campaign.action_stop()
+        self.assertEqual(campaign.state, "stopped")
+
+        with freeze_time(BEFORE_DELAY_TIME):
+            campaign.action_launch()
+        self.assertEqual(campaign.state, "running")
+        self.assertEqual(campaign.date_launched, LAUNCH_TIME, "Relaunching keeps the first launch date")
+        self.assertEqual(campaign.participant_count, EXPECTED_PARTICIPANTS)
+
+        with self.assertRaises(UserError):
+            campaign.action_close()
+        campaign.action_stop()
+        campaign.action_close()
+        self.assertEqual(campaign.state, "done")
+        self.assertEqual(set(campaign.participant_ids.mapped("state")), {"exited"})
+        with self.assertRaises(UserError):
+            campaign.action_launch()
+
     # ------------------------------------------------------------
     # Statistics
     # ------------------------------------------------------------
