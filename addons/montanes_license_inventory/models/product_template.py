@@ -1,5 +1,12 @@
+import logging
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+
+_logger = logging.getLogger(__name__)
+
+# Spanish standard VAT rate, in percent, applied to every licence of the catalogue.
+DEMO_SALE_TAX_RATE = 21.0
 
 # Values a key licence needs so that each unit is one serial number (one key) taken from
 # stock and the whole ordered quantity is invoiced at confirmation, before delivery.
@@ -78,3 +85,35 @@ class ProductTemplate(models.Model):
         if vals.get('montanes_license_kind') == 'key':
             for field_name, value in KEY_LICENSE_PRODUCT_VALUES.items():
                 vals.setdefault(field_name, value)
+
+    # ------------------------------------------------------------
+    # Demo data
+    # ------------------------------------------------------------
+
+    def _montanes_demo_set_sale_tax(self):
+        """Set a 21 % sale tax of each product's company, creating it when missing.
+
+        NOTE: the demo does not load the es_pymes chart of accounts. Demo data loads before the
+        registry is complete, and account.chart.template.try_loading warns that loading then
+        "could lead to issues"; l10n_es loads es_pymes itself when it is installed for a
+        Spanish company. Any 21 % sale tax of the company is used instead.
+        """
+        for template in self:
+            company = template.company_id or self.env.company
+            tax = self.env['account.tax'].search([
+                *self.env['account.tax']._check_company_domain(company),
+                ('type_tax_use', '=', 'sale'),
+                ('amount_type', '=', 'percent'),
+                ('amount', '=', DEMO_SALE_TAX_RATE),
+                ('price_include', '=', False),
+            ], limit=1)
+            if not tax:
+                tax = self.env['account.tax'].create({
+                    'name': "IVA 21%",
+                    'amount': DEMO_SALE_TAX_RATE,
+                    'amount_type': 'percent',
+                    'type_tax_use': 'sale',
+                    'company_id': company.id,
+                })
+                _logger.info("Demo sale tax %s created for company %s", tax.name, company.name)
+            template.taxes_id = [fields.Command.set(tax.ids)]

@@ -219,7 +219,14 @@ class SaleOrder(models.Model):
             if not ready_moves:
                 break
             ready_moves.picked = True
-            ready_moves.picking_id.with_context(skip_backorder=True).button_validate()
+            # The context keys skip the confirmation dialogs a user would get: backorder
+            # (stock), SMS opt-in (stock_sms, which also skips the delivery SMS) and expired
+            # lots (product_expiry). Keys are sent by the service team, not by SMS.
+            ready_moves.picking_id.with_context(
+                skip_backorder=True,
+                skip_sms=True,
+                skip_expired=True,
+            ).button_validate()
 
         delivered_moves = key_lines.move_ids.filtered(
             lambda move: move.state == 'done' and move.location_dest_usage == 'customer'

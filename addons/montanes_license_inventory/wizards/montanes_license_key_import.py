@@ -50,6 +50,13 @@ class MontanesLicenseKeyImport(models.TransientModel):
         readonly=True,
     )
 
+    @api.model
+    def montanes_import_file(self, file_content, file_name):
+        """Import a vendor file given as base64 and return the finished import."""
+        wizard = self.create({'file': file_content, 'file_name': file_name})
+        wizard.action_import()
+        return wizard
+
     def action_import(self):
         """Create a serial number per valid row and receive it into the company's stock.
 
