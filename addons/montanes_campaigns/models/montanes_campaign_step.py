@@ -1,9 +1,50 @@
+import re
 from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
+from lxml import html
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+
+# "{{ expression }}" in the text of a body, the placeholder syntax of
+# subjects. The step mailing turns it into a QWeb t-out node.
+INLINE_PLACEHOLDER = re.compile(r"\{\{\s*(.+?)\s*\}\}", re.DOTALL)
+
+
+def convert_inline_placeholders(body):
+    """Return body with every {{ expression }} of its text replaced by
+    <t t-out="expression"/>, so the QWeb rendering of mass mailing evaluates
+    it. Placeholders inside attributes are left unchanged."""
+    if not body or "{{" not in body:
+        return body
+    root = html.fragment_fromstring(body, create_parent="div")
+    for node in list(root.iter()):
+        if not isinstance(node.tag, str):
+            continue  # comments and processing instructions
+        if node.text and "{{" in node.text:
+            text, *pairs = INLINE_PLACEHOLDER.split(node.text)
+            node.text = text
+            for position, t_node in enumerate(_build_t_out_nodes(pairs)):
+                node.insert(position, t_node)
+        if node is not root and node.tail and "{{" in node.tail:
+            tail, *pairs = INLINE_PLACEHOLDER.split(node.tail)
+            node.tail = tail
+            parent = node.getparent()
+            for position, t_node in enumerate(_build_t_out_nodes(pairs), start=parent.index(node) + 1):
+                parent.insert(position, t_node)
+    return (root.text or "") + "".join(html.tostring(child, encoding="unicode") for child in root)
+
+
+def _build_t_out_nodes(pairs):
+    """Return a <t t-out/> node for each (expression, following text) pair of
+    the flat list that INLINE_PLACEHOLDER.split() returns after its first item."""
+    nodes = []
+    for index in range(0, len(pairs), 2):
+        t_node = html.Element("t", {"t-out": pairs[index]})
+        t_node.tail = pairs[index + 1]
+        nodes.append(t_node)
+    return nodes
 
 
 class MontanesCampaignStep(models.Model):
@@ -37,7 +78,8 @@ class MontanesCampaignStep(models.Model):
         string="Body",
         sanitize="email_outgoing",
         help="Body of the e-mail, rendered with QWeb for each lead as mass "
-        'mailings are, e.g. <t t-out="object.contact_name"/>.',
+        'mailings are, e.g. <t t-out="object.contact_name"/>. Placeholders '
+        "written as {{ object.contact_name }} in the text work too.",
     )
 
     # Timing
@@ -162,8 +204,8 @@ class MontanesCampaignStep(models.Model):
         return {
             "name": f"{campaign.name} - {self.name}",
             "subject": self.subject,
-            "body_arch": self.body_html,
-            "body_html": self.body_html,
+            "body_arch": convert_inline_placeholders(self.body_html),
+            "body_html": convert_inline_placeholders(self.body_html),
             "campaign_id": campaign.utm_campaign_id.id,
             "mailing_model_id": self.env["ir.model"]._get_id("crm.lead"),
             "mailing_domain": repr([

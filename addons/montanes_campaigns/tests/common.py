@@ -87,7 +87,8 @@ class MontanesCampaignsCommon(MailCase):
                     "sequence": 2,
                     "name": "¿Hablamos?",
                     "subject": "¿Hablamos?",
-                    "body_html": '<p>Hola <t t-out="object.contact_name"/>, ¿te llamamos esta semana?</p>',
+                    "body_html": "<p>Hola {{ object.contact_name }}, ¿te llamamos esta semana?</p>"
+                                 '<p><a href="https://montanessoluciones.example/{{ object.id }}">Demo</a></p>',
                     "delay_value": 3,
                     "delay_unit": "days",
                 }),

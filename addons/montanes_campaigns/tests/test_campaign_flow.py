@@ -125,6 +125,18 @@ class TestCampaignFlow(MontanesCampaignsCommon):
         self.assertIn("Hola Pilar Garrido Domínguez, gracias por escribirnos.", mail.body_html)
         self.assertEqual(mail.email_to, "pilar.garrido@construccionesvalle.example")
 
+    def test_inline_placeholder_in_body(self):
+        self._launch()
+        self._process(LAUNCH_TIME)
+        self._process(AFTER_DELAY_TIME)
+
+        self.assertIn('<t t-out="object.contact_name"/>', self.step_second.mailing_id.body_html)
+        lead = self.segment_leads[0]
+        mail = self._get_step_mails(self.step_second).filtered(lambda mail: mail.res_id == lead.id)
+        self.assertEqual(len(mail), 1)
+        self.assertIn("Hola Pilar Garrido Domínguez, ¿te llamamos esta semana?", mail.body_html)
+        self.assertNotIn("{{", mail.body_html, "No raw placeholder reaches the recipient")
+
     def test_blacklisted_address_gets_no_mail(self):
         self.env["mail.blacklist"].create({"email": "marta.torres@tallerespuerto.example"})
         self._launch()
