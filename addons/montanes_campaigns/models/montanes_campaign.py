@@ -244,10 +244,7 @@ class MontanesCampaign(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "mass_mailing.mailing_trace_action",
         )
-        action["domain"] = Domain.AND([
-            [("mass_mailing_id", "in", self.step_ids.mailing_id.ids)],
-            trace_domain,
-        ])
+        action["domain"] = [("mass_mailing_id", "in", self.step_ids.mailing_id.ids), *trace_domain]
         action["context"] = {}
         return action
 

@@ -251,6 +251,17 @@ class TestCampaignFlow(MontanesCampaignsCommon):
         self.assertEqual(self.campaign.clicked_count, 4)
         self.assertEqual(self.campaign.replied_count, 3)
 
+        Trace = self.env["mailing.trace"]
+        self.assertEqual(Trace.search_count(self.campaign.action_view_sent()["domain"]), EXPECTED_PARTICIPANTS)
+        self.assertEqual(Trace.search_count(self.campaign.action_view_opened()["domain"]), 10)
+        self.assertEqual(Trace.search_count(self.campaign.action_view_clicked()["domain"]), 4)
+        self.assertEqual(Trace.search_count(self.campaign.action_view_replied()["domain"]), 3)
+        participants_action = self.campaign.action_view_participants()
+        self.assertEqual(
+            self.env["montanes.campaign.participant"].search_count(participants_action["domain"]),
+            EXPECTED_PARTICIPANTS,
+        )
+
     # ------------------------------------------------------------
     # Constraints and validation
     # ------------------------------------------------------------
