@@ -59,9 +59,13 @@ class MontanesLeadScoreLine(models.Model):
     def _insert_lines(self, vals_list):
         """Insert score entries, skipping those whose (lead, rule, source) already exists.
 
-        A plain ORM create would fail the whole transaction when another worker
-        inserts the same entry at the same moment, so the rows go through
-        INSERT ... ON CONFLICT DO NOTHING. Returns the entries really inserted.
+        A plain ORM create would raise a unique violation when another worker
+        inserted the same entry first, so the rows go through INSERT ... ON
+        CONFLICT DO NOTHING. When the other worker commits while this
+        transaction waits, PostgreSQL raises a serialization failure instead
+        (Odoo runs at REPEATABLE READ). Odoo retries HTTP requests on that error
+        (odoo.service.model.retrying), and the retry inserts nothing.
+        Returns the entries really inserted.
         """
         if not vals_list:
             return self.browse()

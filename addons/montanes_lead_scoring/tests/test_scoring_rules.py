@@ -1,10 +1,16 @@
 import csv
+import threading
+import time
 from datetime import datetime
+from unittest.mock import patch
 
 from psycopg2 import IntegrityError
 
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.service.model import retrying
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import tagged, users
+from odoo.tests import TransactionCase, tagged, users
 from odoo.tools import mute_logger
 
 from .common import MontanesScoringCommon, get_shared_data_dir
@@ -438,3 +444,101 @@ class TestScoringViews(MontanesScoringCommon):
         views = self.env['montanes.scoring.rule'].get_views([(False, 'list'), (False, 'form'), (False, 'search')])
         self.assertIn('widget="domain"', views['views']['form']['arch'])
         self.assertIn('name="lead_count"', views['views']['form']['arch'])
+
+
+@tagged('post_install', '-at_install')
+class TestScoreConcurrency(TransactionCase):
+    """Two workers register the same event at the same moment, each in its own transaction.
+
+    The data is committed through separate cursors, because the test cursor
+    cannot show one transaction waiting for another. Cleanup deletes it again.
+    """
+
+    def _run_in_new_cursor(self, function):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            result = function(env)
+            cr.commit()
+            return result
+
+    def test_concurrent_register_event_scores_once(self):
+        source_ref = 'concurrency-test,1,open'
+        # The test runner holds the registry lock while it runs tests, and a new
+        # Environment takes that lock, so the workers would wait for the end of
+        # the run. Odoo's own HttpCase lifts the lock the same way.
+        self.startPatcher(patch.object(Registry, '_lock', DummyRLock()))
+
+        def create_lead_and_rule(env):
+            rule = env['montanes.scoring.rule'].create({
+                'name': 'Concurrent open',
+                'rule_type': 'behaviour',
+                'event_type': 'email_open',
+                'points': 4,
+            })
+            lead = env['crm.lead'].create({'name': 'Concurrent lead', 'email_from': 'concurrent@cliente.example'})
+            return lead.id, rule.id
+
+        lead_id, rule_id = self._run_in_new_cursor(create_lead_and_rule)
+
+        def cleanup(env):
+            env['crm.lead'].browse(lead_id).unlink()
+            env['montanes.scoring.rule'].browse(rule_id).unlink()
+
+        self.addCleanup(self._run_in_new_cursor, cleanup)
+
+        first_inserted = threading.Event()
+        second_started = threading.Event()
+        results = {}
+        attempts = []
+
+        def first_worker():
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                lines = env['crm.lead'].browse(lead_id)._montanes_register_event('email_open', source_ref)
+                results['first'] = lines.ids
+                first_inserted.set()
+                # Keep the transaction open while the second worker inserts the same rows.
+                second_started.wait(timeout=10)
+                time.sleep(1)
+                cr.commit()
+
+        def second_worker():
+            first_inserted.wait(timeout=10)
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                second_started.set()
+
+                def register():
+                    attempts.append(1)
+                    lead = env['crm.lead'].browse(lead_id)
+                    results['second'] = lead._montanes_register_event('email_open', source_ref).ids
+
+                # The first attempt waits for the first worker, then fails with a
+                # serialization error (REPEATABLE READ). retrying() is what Odoo
+                # wraps around every HTTP request, and its second attempt sees the
+                # committed rows.
+                with mute_logger('odoo.sql_db', 'odoo.service.model'):
+                    retrying(register, env)
+                cr.commit()
+
+        threads = [threading.Thread(target=first_worker), threading.Thread(target=second_worker)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+        self.assertIn('first', results, 'the first worker did not finish')
+        self.assertIn('second', results, 'the second worker did not finish')
+        self.assertTrue(results['first'])
+        self.assertEqual(results['second'], [])
+        self.assertEqual(len(attempts), 2, 'the second worker should hit the race once, then retry')
+
+        def read_state(env):
+            lines = env['montanes.lead.score.line'].search([
+                ('lead_id', '=', lead_id), ('source_ref', '=', source_ref),
+            ])
+            return lines.ids, lines.filtered(lambda line: line.rule_id.id == rule_id).points
+
+        line_ids, rule_points = self._run_in_new_cursor(read_state)
+        self.assertEqual(sorted(line_ids), sorted(results['first']))
+        self.assertEqual(rule_points, 4)
