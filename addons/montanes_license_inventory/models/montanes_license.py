@@ -6,6 +6,7 @@ from odoo import api, fields, models
 KEY_MASK_CHARACTER = '•'
 # Characters left visible at the end of a key without hyphens, enough to tell keys apart.
 KEY_VISIBLE_TAIL_LENGTH = 5
+# Groups allowed to read the key itself. Other licence users only read the masked key.
 KEY_GROUPS = (
     'montanes_license_inventory.montanes_license_inventory_group_service,'
     'montanes_license_inventory.montanes_license_inventory_group_manager'

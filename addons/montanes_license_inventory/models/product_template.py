@@ -94,9 +94,9 @@ class ProductTemplate(models.Model):
         """Set a 21 % sale tax of each product's company, creating it when missing.
 
         NOTE: the demo does not load the es_pymes chart of accounts. Demo data loads before the
-        registry is complete, and account.chart.template.try_loading warns that loading then
-        "could lead to issues"; l10n_es loads es_pymes itself when it is installed for a
-        Spanish company. Any 21 % sale tax of the company is used instead.
+        registry is complete, and account.chart.template.try_loading (Odoo 19.0) warns that
+        loading then "could lead to issues". l10n_es loads es_pymes itself when it is installed
+        for a Spanish company, so any 21 % sale tax of the company is used here instead.
         """
         for template in self:
             company = template.company_id or self.env.company

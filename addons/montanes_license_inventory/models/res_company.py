@@ -24,7 +24,7 @@ class ResCompany(models.Model):
         """Switch the demo company to euros while it has no journal items.
 
         Odoo rejects a currency change once journal items exist, for example when the
-        account demo data was loaded first; the company then keeps its currency.
+        account demo data was loaded first. The company then keeps its currency.
         """
         euro = self.env.ref('base.EUR')
         for company in self:

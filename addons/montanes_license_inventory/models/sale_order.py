@@ -114,7 +114,7 @@ class SaleOrder(models.Model):
     def _montanes_lock_orders(self):
         """Lock the order rows until the end of the transaction and reload their state.
 
-        Two confirmations of the same order run one after the other, and the second one sees
+        Two confirmations of the same order run one after the other, and the second one reads
         the processed marker written by the first.
         """
         if not self.ids:
@@ -267,9 +267,7 @@ class SaleOrder(models.Model):
                 'company_id': self.company_id.id,
             }
             if product.montanes_license_kind == 'key':
-                line_lots = delivered_lots.filtered(lambda lot: lot.product_id == product)
-                line_lots = line_lots.filtered(
-                    lambda lot: lot.id in line.move_ids.move_line_ids.lot_id.ids)
+                line_lots = line.move_ids.move_line_ids.lot_id & delivered_lots
                 for lot in line_lots:
                     vals_list.append(dict(common_vals, lot_id=lot.id, seats=1))
             else:

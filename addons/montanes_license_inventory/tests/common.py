@@ -14,7 +14,8 @@ GROUP_SERVICE = 'montanes_license_inventory.montanes_license_inventory_group_ser
 def get_shared_data_dir():
     """Return the folder of the sales team's real input files.
 
-    MONTANES_SHARED_DATA wins; otherwise the folder `shared/data` next to the repository.
+    The MONTANES_SHARED_DATA variable is used when set, else the folder `shared/data` next to
+    the repository.
     """
     if os.environ.get('MONTANES_SHARED_DATA'):
         return Path(os.environ['MONTANES_SHARED_DATA'])

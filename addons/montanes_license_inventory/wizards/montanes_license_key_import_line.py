@@ -14,7 +14,7 @@ class MontanesLicenseKeyImportLine(models.TransientModel):
     )
     row_number = fields.Integer(
         string="Row",
-        help="Line number in the file; the header is line 1.",
+        help="Line number in the file, where the header is line 1.",
     )
     product_reference = fields.Char(string="Product Reference")
     key = fields.Char(string="Key")
