@@ -515,7 +515,7 @@ class TestScoreConcurrency(TransactionCase):
 
                 # The first attempt waits for the first worker, then fails with a
                 # serialization error (REPEATABLE READ). retrying() is what Odoo
-                # wraps around every HTTP request, and its second attempt sees the
+                # wraps around every HTTP request, and its second attempt reads the
                 # committed rows.
                 with mute_logger('odoo.sql_db', 'odoo.service.model'):
                     retrying(register, env)
