@@ -183,3 +183,27 @@ class TestSaleConfirm(MontanesLicenseCommon):
         self.assertEqual(product.invoice_policy, 'order')
         with self.assertRaises(ValidationError):
             product.tracking = 'lot'
+
+    def test_two_step_delivery_reaches_customer(self):
+        self.warehouse.delivery_steps = 'pick_ship'
+        order = self._confirm_erp_order(quantity=1)
+        self.assertEqual(len(order.picking_ids), 2)
+        self.assertEqual(set(order.picking_ids.mapped('state')), {'done'})
+        lot = order.montanes_license_ids.sudo().lot_id
+        stocked = lot.quant_ids.filtered(lambda quant: quant.quantity > 0)
+        self.assertEqual(stocked.location_id, self.customer_location)
+
+    def test_seat_pool_licence_has_no_key(self):
+        seats_product = self._create_product(
+            name="Montañés CRM 10 usuarios - anual", default_code='MS-CRM-10U-1Y',
+            type='service', lst_price=2400.0, taxes_id=self.tax_21.ids,
+            montanes_license_kind='seats', montanes_license_term_months=12,
+            company_id=self.company.id)
+        order = self._create_order([(seats_product, 3, 2400.0)])
+        order.action_confirm()
+        license_ = order.montanes_license_ids.sudo()
+        self.assertEqual(len(license_), 1)
+        self.assertEqual(license_.seats, 3)
+        self.assertFalse(license_.lot_id)
+        self.assertEqual(order.invoice_ids.state, 'posted')
+        self.assertEqual(order.activity_ids.summary, "Activate the licence seats for the customer")
