@@ -6,6 +6,23 @@ from odoo.tools import mute_logger
 
 from .common import MontanesScoringCommon
 
+# Reply of a customer to the mailing, as the incoming mail gateway receives it.
+REPLY_TEMPLATE = """Return-Path: {return_path}
+To: {to}
+cc: {cc}
+From: {email_from}
+Subject: {subject}
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+Date: {date}
+Message-ID: {msg_id}
+{extra}
+Buenas tardes, nos interesa la oferta. Llámenme esta semana, por favor.
+
+--
+Pilar Garrido
+"""
+
 
 @tagged('post_install', '-at_install')
 class TestMailingEvents(MontanesScoringCommon, MassMailCase, HttpCase):
@@ -119,6 +136,19 @@ class TestMailingEvents(MontanesScoringCommon, MassMailCase, HttpCase):
         trace.set_replied()
         self.assertEqual(self.lead_pilar.montanes_score_engagement, 35)
         self.assertEqual(self.lead_pilar.montanes_score, 35)
+        self.assertEqual(self.lead_marta.montanes_score, 0)
+
+    @mute_logger('odoo.addons.mail.models.mail_mail', 'odoo.addons.mail.models.mail_thread')
+    def test_gateway_reply_scores_open_and_reply(self):
+        trace = self._send_mailing()[self.lead_pilar.id]
+        self.gateway_mail_reply_wrecord(REPLY_TEMPLATE, self.lead_pilar, use_in_reply_to=True)
+
+        self.assertEqual(trace.trace_status, 'reply')
+        self.assertEqual(self.lead_pilar.montanes_score_engagement, 25, 'a reply implies an open: 5 + 20')
+        self.assertEqual(
+            set(self.lead_pilar.montanes_score_line_ids.mapped('source_ref')),
+            {f'mailing.trace,{trace.id},open', f'mailing.trace,{trace.id},reply'},
+        )
         self.assertEqual(self.lead_marta.montanes_score, 0)
 
     @mute_logger('odoo.addons.mail.models.mail_mail')
