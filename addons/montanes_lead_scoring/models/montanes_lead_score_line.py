@@ -92,25 +92,20 @@ class MontanesLeadScoreLine(models.Model):
                  date, description, create_uid, create_date, write_uid, write_date)
             VALUES %s
             ON CONFLICT (lead_id, rule_id, source_ref) DO NOTHING
-            RETURNING id
+            RETURNING id, lead_id
             """,
             SQL(", ").join(rows),
         ))
-        lines = self.browse(row[0] for row in inserted)
-        self._notify_lines_inserted(lines)
+        lines = self.browse(line_id for line_id, _lead_id in inserted)
+        leads = self.env['crm.lead'].browse({lead_id for _line_id, lead_id in inserted})
+        self._notify_lines_inserted(leads)
         return lines
 
     @api.model
-    def _notify_lines_inserted(self, lines):
-        """Tell the ORM about entries inserted in SQL, so the lead totals get recomputed."""
-        if not lines:
+    def _notify_lines_inserted(self, leads):
+        """Tell the ORM that ``leads`` got entries inserted in SQL, so their totals get recomputed."""
+        if not leads:
             return
-        leads = self.env['crm.lead'].browse(
-            row[0] for row in self.env.execute_query(SQL(
-                "SELECT DISTINCT lead_id FROM montanes_lead_score_line WHERE id = ANY(%s)",
-                lines.ids,
-            ))
-        )
         leads.invalidate_recordset(['montanes_score_line_ids'])
         self.env['montanes.scoring.rule'].invalidate_model(['score_line_ids'])
         leads.modified(['montanes_score_line_ids'])
