@@ -2,3 +2,4 @@ from . import montanes_scoring_rule
 from . import montanes_lead_score_line
 from . import crm_lead
 from . import mailing_trace
+from . import crm_lead_import

@@ -1,0 +1,2 @@
+from . import montanes_lead_import_line
+from . import montanes_lead_import
