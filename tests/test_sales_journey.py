@@ -118,7 +118,7 @@ class TestSalesJourney(HttpCase):
             "company_ids": [(6, 0, [cls.company.id])],
             "group_ids": [(6, 0, [
                 cls.env.ref("base.group_user").id,
-                cls.env.ref("montanes_license_inventory.group_license_service").id,
+                cls.env.ref("montanes_license_inventory.montanes_license_inventory_group_service").id,
             ])],
         })
         cls.company.montanes_license_service_user_id = cls.service_user
