@@ -163,10 +163,10 @@ class MontanesLeadImport(models.TransientModel):
         self.ensure_one()
         self.env['crm.lead'].check_access('create')
         started = time.monotonic()
-        headers, rows = self._read_spreadsheet()
+        headers, rows, row_numbers = self._read_spreadsheet()
         column_indexes = self._match_columns(headers)
         row_values = [self._parse_row(row, column_indexes) for row in rows]
-        line_vals_list = self._analyze_duplicates(row_values)
+        line_vals_list = self._analyze_duplicates(row_values, row_numbers)
 
         self.line_ids.unlink()
         self.write({
@@ -287,14 +287,34 @@ class MontanesLeadImport(models.TransientModel):
                 "Save it as CSV or XLSX and try again.",
                 file=self.file_name or '', error=error,
             )) from error
-        finally:
-            importer.unlink()
         if not rows:
             raise UserError(self.env._(
                 "The file %(file)s contains no rows. Check that you selected the sales spreadsheet.",
                 file=self.file_name or '',
             ))
-        return rows[0], rows[1:]
+        row_numbers = self._get_csv_row_numbers(content, options) if 'sheet' not in options else None
+        if not row_numbers or len(row_numbers) != len(rows):
+            # Spreadsheet readers drop blank rows too: number the rows as read.
+            row_numbers = list(range(1, len(rows) + 1))
+        return rows[0], rows[1:], row_numbers[1:]
+
+    @api.model
+    def _get_csv_row_numbers(self, content, options):
+        """Return the file row number of every non-blank CSV row base_import returned.
+
+        base_import drops blank rows, so without this the rows after a blank
+        line would be shown one row too early. Rows are counted as CSV
+        records, so a quoted cell spanning two lines counts once.
+        """
+        try:
+            text = content.decode(options['encoding'])
+            reader = csv.reader(io.StringIO(text), quotechar=options['quoting'], delimiter=options['separator'])
+            return [
+                number for number, row in enumerate(reader, start=1)
+                if any(cell.strip() for cell in row)
+            ]
+        except (KeyError, UnicodeDecodeError, csv.Error):
+            return None
 
     @api.model
     def _guess_csv_encoding(self, content):
@@ -426,7 +446,7 @@ class MontanesLeadImport(models.TransientModel):
             return f"phone|{values['phone']}"
         return False
 
-    def _analyze_duplicates(self, parsed_rows):
+    def _analyze_duplicates(self, parsed_rows, row_numbers):
         """Return the line values of every row, with its status and default action.
 
         Every kind of key is looked up once for all rows: import keys, e-mails,
@@ -443,7 +463,7 @@ class MontanesLeadImport(models.TransientModel):
             warnings = list(parsed['warnings'])
             lead_values = resolver(values, warnings)
             line_vals = {
-                'row_number': position + 2,
+                'row_number': row_numbers[position],
                 'company_name': values['company'],
                 'contact_name': values['contact'],
                 'email': values['email'] or '',
@@ -477,9 +497,9 @@ class MontanesLeadImport(models.TransientModel):
                 line_vals.update(
                     status='duplicate_file',
                     action='merge',
-                    reason=self.env._("same %(what)s as row %(row)s", what=earlier_reason, row=earlier_position + 2),
+                    matched_row_number=row_numbers[earlier_position],
+                    reason=self.env._("same %(what)s as row %(row)s", what=earlier_reason, row=row_numbers[earlier_position]),
                 )
-                line_vals['matched_row_number'] = earlier_position + 2
             else:
                 lead, partner, match_reason = self._pick_existing_match(values, existing)
                 if lead:
@@ -503,9 +523,7 @@ class MontanesLeadImport(models.TransientModel):
                     )
                 else:
                     line_vals.update(status='new', action='create', reason=False)
-            if warnings:
-                prefix = [line_vals['reason']] if line_vals.get('reason') else []
-                line_vals['reason'] = self._join_reasons(prefix + warnings)
+            line_vals['reason'] = self._join_reasons([line_vals['reason']] + warnings)
             line_vals_list.append(line_vals)
         return line_vals_list
 
