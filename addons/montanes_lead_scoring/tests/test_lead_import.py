@@ -17,7 +17,7 @@ HEADERS = [
 
 # Expected outcome of the real spreadsheet (hoja_comercial_leads.csv and .xlsx).
 # The CSV has 1,302 lines after the header, 2 of them blank (";;;;"), so 1,300
-# rows; the workbook holds the same 1,300 rows. Counted with a standalone
+# rows; the workbook contains the same 1,300 rows. Counted with a standalone
 # script using the module's normalisers: 100 rows repeat an earlier row by
 # normalised company + contact, valid e-mail, Spanish phone or CIF, and no
 # row has an invalid date, amount or an empty company and contact.

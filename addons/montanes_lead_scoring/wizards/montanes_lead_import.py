@@ -70,8 +70,8 @@ MERGE_FILL_FIELDS = [
     'montanes_date_last_contact', 'user_id', 'expected_revenue',
 ]
 # load() rolls back every row when one fails, so the failing rows are taken
-# out and the rest loaded again; each pass removes at least one row, and this
-# bound only stops a runaway loop.
+# out and the rest is loaded again. Each pass removes at least one row, and
+# this bound only stops a runaway loop.
 MAX_LOAD_PASSES = 50
 XMLID_MODULE = '__import__'
 # Context of the load() call. A bulk import writes no "created" message, no
@@ -573,7 +573,7 @@ class MontanesLeadImport(models.TransientModel):
 
         Provinces, stages and salespeople are looked up once here for all
         rows. Industries and sources stay names until the import, because
-        the analysis creates no record outside the wizard.
+        the analysis creates no industry or source.
         """
         spain = self.env.ref('base.es')
         state_id_by_key = self._get_province_map(spain)
@@ -755,9 +755,9 @@ class MontanesLeadImport(models.TransientModel):
         """Return ids of the records of ``table`` whose phone may be one of ``phones``.
 
         Stored phones keep the user's formatting, and phone_sanitized is only
-        E.164 when the phonenumbers library is installed, so the ORM cannot
-        compare them; the query compares the last 9 digits instead. Record
-        rules are applied afterwards by a search on the ids.
+        E.164 when the phonenumbers library is installed. The ORM cannot
+        compare them, so the query compares the last 9 digits. Record rules
+        are applied afterwards by a search on the ids.
         """
         if not phones:
             return []
@@ -924,8 +924,8 @@ class MontanesLeadImport(models.TransientModel):
             if line.lead_values['source_name']:
                 source_names.setdefault(normalize.normalize_text_key(line.lead_values['source_name']), line.lead_values['source_name'])
         # Only administrators may create industries, but a salesperson
-        # importing leads must be able to add the sectors of the spreadsheet;
-        # crm.lead create access was checked by the calling action.
+        # importing leads must be able to add the sectors of the spreadsheet.
+        # The calling action has checked crm.lead create access.
         industry_id_by_name = self._find_or_create_by_name(self.env['res.partner.industry'].sudo(), industry_names)
         source_id_by_name = self._find_or_create_by_name(self.env['utm.source'], source_names)
         return industry_id_by_name, source_id_by_name
@@ -956,15 +956,15 @@ class MontanesLeadImport(models.TransientModel):
             for line in lines
         }
         # ir.model.data is read for the existing ids only, and salespeople have no read access to it.
-        taken = set(self.env['ir.model.data'].sudo().search([
+        used_names = set(self.env['ir.model.data'].sudo().search([
             ('module', '=', XMLID_MODULE),
             ('name', 'in', [name for base in base_by_line.values() for name in self._xmlid_candidates(base)]),
         ]).mapped('name'))
         xmlid_by_line = {}
         for line in lines:
             for name in self._xmlid_candidates(base_by_line[line.id]):
-                if name not in taken:
-                    taken.add(name)
+                if name not in used_names:
+                    used_names.add(name)
                     xmlid_by_line[line.id] = f"{XMLID_MODULE}.{name}"
                     break
         return xmlid_by_line

@@ -26,7 +26,7 @@ class MontanesLeadImportLine(models.TransientModel):
     row_number = fields.Integer(
         string="Row",
         readonly=True,
-        help="Row of the spreadsheet, counting the header as row 1 and leaving out blank rows.",
+        help="Row of the spreadsheet, counting the header as row 1. In Excel and ODS files, blank rows above it are not counted.",
     )
 
     # Cells shown for the review
