@@ -335,3 +335,11 @@ class TestLeadImport(TransactionCase):
         wizard.action_import()
         self.assertEqual(wizard.created_count, 1)
         self.assertEqual(wizard.line_ids.lead_id.partner_name, "Prueba Importación S.L.")
+
+    def test_shared_mailbox_prefers_phone(self):
+        """Row 425 shares info@mail.example with row 298 (another company) and its phone with row 424."""
+        wizard = self._analyze(self.csv_file)
+        line = wizard.line_ids.filtered(lambda line: line.row_number == 425)
+        self.assertEqual(line.email, "info@mail.example")
+        self.assertEqual(line.status, 'duplicate_file')
+        self.assertEqual(line.matched_line_id.company_name, "Farmacia Levante S.L.L.")

@@ -540,16 +540,21 @@ class MontanesLeadImport(models.TransientModel):
 
     @api.model
     def _identity_keys(self, values):
-        """Return the (kind, value) pairs that identify the person or company of a row."""
+        """Return the (kind, value) pairs that identify the person or company of a row.
+
+        The e-mail comes last because shared mailboxes ("info@mail.example")
+        appear on rows of different companies, where the phone or tax ID
+        points at the right earlier row.
+        """
         keys = []
         if values['import_key']:
             keys.append(('name', values['import_key']))
-        if values['email']:
-            keys.append(('email', values['email']))
-        if values['phone'] and not values.get('phone_unrecognised'):
-            keys.append(('phone', values['phone']))
         if values['vat']:
             keys.append(('vat', values['vat']))
+        if values['phone'] and not values.get('phone_unrecognised'):
+            keys.append(('phone', values['phone']))
+        if values['email']:
+            keys.append(('email', values['email']))
         return keys
 
     def _find_earlier_row(self, row_keys, first_row_by_key):
@@ -697,7 +702,11 @@ class MontanesLeadImport(models.TransientModel):
         return lambda cell: match_by_cell[cell]
 
     def _find_existing_matches(self, parsed_rows):
-        """Return the leads and contacts that share a key with any row, by kind of key."""
+        """Return the leads and contacts that share a key with any row, by kind of key.
+
+        NOTE: the searches apply the user's record rules, so a salesperson who
+        only sees their own leads is not warned about another salesperson's lead.
+        """
         all_values = [parsed['values'] for parsed in parsed_rows if not parsed['errors']]
         import_keys = {values['import_key'] for values in all_values if values['import_key']}
         emails = {values['email'] for values in all_values if values['email']}
