@@ -704,8 +704,8 @@ class MontanesLeadImport(models.TransientModel):
     def _find_existing_matches(self, parsed_rows):
         """Return the leads and contacts that share a key with any row, by kind of key.
 
-        NOTE: the searches apply the user's record rules, so a salesperson who
-        only sees their own leads is not warned about another salesperson's lead.
+        NOTE: the searches apply the user's record rules, so a salesperson with
+        access to their own leads only is not warned about another salesperson's lead.
         """
         all_values = [parsed['values'] for parsed in parsed_rows if not parsed['errors']]
         import_keys = {values['import_key'] for values in all_values if values['import_key']}
