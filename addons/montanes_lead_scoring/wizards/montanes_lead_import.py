@@ -242,8 +242,8 @@ class MontanesLeadImport(models.TransientModel):
             'name': self.env._("Imported Leads"),
             'domain': [('id', 'in', self.line_ids.lead_id.ids)],
             'context': {'active_test': False},
-            'views': [(False, 'list'), (False, 'form')],
-            'view_mode': 'list,form',
+            'views': [(False, 'list'), (False, 'kanban'), (False, 'form')],
+            'view_mode': 'list,kanban,form',
         })
         return action
 

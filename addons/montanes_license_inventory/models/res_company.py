@@ -35,6 +35,10 @@ class ResCompany(models.Model):
                 if company.chart_template != 'es_pymes':
                     self.env['account.chart.template'].try_loading(
                         'es_pymes', company, install_demo=True)
+                # The company's default pricelist was created in its former currency.
+                self.env['product.pricelist'].search([
+                    ('company_id', '=', company.id), ('currency_id', '!=', euro.id),
+                ]).currency_id = euro
                 continue
             if company.currency_id == euro:
                 continue

@@ -36,7 +36,7 @@ registry.category("web_tour.tours").add("montanes_lead_import_tour", {
         },
         {
             content: "Upload the spreadsheet",
-            trigger: ".modal .o_field_binary input[type=file]",
+            trigger: ".modal .o_field_binary input[type=file]:not(:visible)",
             async run({ anchor }) {
                 const file = new File([SPREADSHEET], "hoja_comercial_leads.csv", {
                     type: "text/csv",
@@ -48,8 +48,8 @@ registry.category("web_tour.tours").add("montanes_lead_import_tour", {
             },
         },
         {
-            content: "Wait for the uploaded file name",
-            trigger: ".modal .o_field_binary:contains(hoja_comercial_leads.csv)",
+            content: "Wait until the file is loaded (the clear button appears)",
+            trigger: ".modal .o_field_binary .o_clear_file_button",
         },
         {
             content: "Analyse the rows",
@@ -80,9 +80,17 @@ registry.category("web_tour.tours").add("montanes_lead_import_tour", {
             run: "click",
         },
         {
+            content: "The list shows the two imported leads with their score",
+            trigger: ".o_list_view .o_data_row:contains(Bodegas Sierra) td[name=montanes_score]:contains(15)",
+        },
+        {
             content: "Switch to the kanban view",
             trigger: ".o_switch_view.o_kanban",
             run: "click",
+        },
+        {
+            content: "Wait for the kanban view",
+            trigger: ".o_kanban_view .o_kanban_record",
         },
         {
             content: "The kanban card of each imported company shows its score",
