@@ -1,10 +1,11 @@
 """End-to-end sales journey on the team's own files, through Odoo's HTTP server.
 
-Spreadsheet import → campaign e-mail to a segment → the messages reach a real SMTP server on
-loopback → the open pixel and a tracked link of a received message raise the lead's score → the
-lead becomes an opportunity with a quotation for 2 × MS-ERP-PRO-1Y → confirming it posts the
-invoice with IVA 21 %, delivers two keys, records two licences and warns the service team. The
-same journey then confirms an order when no key is left and checks that nothing is left behind.
+The journey imports the spreadsheet, and a campaign mails its first step to a segment. The
+messages reach a real SMTP server on loopback. Opening the pixel and a tracked link of a
+received message raises the lead's score. The lead becomes an opportunity with a quotation for
+2 × MS-ERP-PRO-1Y, and confirming it posts the invoice with IVA 21 %, delivers two keys,
+records two licences and warns the service team. Last, an order placed when no key is left
+fails and leaves nothing behind.
 
 Every business step is an RPC call of the logged-in user on the HTTP server (the test and the
 server share the test transaction); the cron jobs and the mail queue, which no user calls, run
