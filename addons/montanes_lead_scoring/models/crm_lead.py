@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 
 from .montanes_scoring_rule import EVENT_TYPES, SCORE_FIELDS
 
@@ -56,7 +56,9 @@ class CrmLead(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         leads = super().create(vals_list)
-        leads._montanes_recompute_profile_score()
+        # Without active profile rules there is nothing to score (and no query to spend).
+        if self._montanes_get_profile_trigger_fields():
+            leads._montanes_recompute_profile_score()
         return leads
 
     def write(self, vals):
@@ -148,19 +150,24 @@ class CrmLead(models.Model):
         ]
 
     @api.model
+    @tools.ormcache()
     def _montanes_get_profile_trigger_fields(self):
         """Return the names of the lead fields whose change may alter a profile rule match.
 
         These are the fields named in the conditions of the active profile
-        rules, plus, for computed fields, the fields they are computed from.
-        A condition through a relation ('source_id.name') is tracked on the
-        lead's own field only.
+        rules, plus, for computed fields, the fields they are computed from;
+        an empty set when no profile rule is active. A condition through a
+        relation ('source_id.name') is tracked on the lead's own field only.
+        The result is cached in the registry because every lead write reads
+        it; rule changes clear the cache.
         """
         # NOTE: editing the related record (renaming a utm.source, for example)
         # does not re-score the leads that point to it.
         rules = self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
             ('rule_type', '=', 'profile'),
         ])
+        if not rules:
+            return frozenset()
         todo = ['company_id']
         for rule in rules:
             todo.extend(
@@ -176,4 +183,4 @@ class CrmLead(models.Model):
             trigger_fields.add(field_name)
             if field.compute:
                 todo.extend(path.split('.')[0] for path in self.pool.field_depends[field])
-        return trigger_fields - SCORE_FIELDS
+        return frozenset(trigger_fields - SCORE_FIELDS)

@@ -138,6 +138,7 @@ class MontanesScoringRule(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         rules = super().create(vals_list)
+        self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
         rules._rescore_profile_leads()
         return rules
 
@@ -146,11 +147,16 @@ class MontanesScoringRule(models.Model):
             self._check_rule_type_change(vals['rule_type'])
         result = super().write(vals)
         if PROFILE_RESCORE_FIELDS & set(vals):
+            self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
             self._rescore_profile_leads()
         return result
 
-    # Deleting a rule deletes its score entries (ondelete='cascade'), and the
-    # ORM then recomputes the lead totals, so unlink needs no override.
+    def unlink(self):
+        # Deleting a rule deletes its score entries (ondelete='cascade'), and the
+        # ORM then recomputes the lead totals; only the trigger cache is left.
+        result = super().unlink()
+        self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
+        return result
 
     # ------------------------------------------------------------
     # ACTIONS
