@@ -67,23 +67,28 @@ class SaleOrder(models.Model):
         does nothing. Any error rolls the whole confirmation back.
         """
         orders = self._montanes_lock_orders()
-        todo = orders.filtered(lambda order: not order.montanes_is_license_processed)
-        if not todo:
-            return True
-        if LOCKED_LOTS_CONTEXT_KEY not in self.env.context:
+        # Only licence orders carry the marker: an ordinary order cancelled and confirmed
+        # again must get its new delivery from Odoo as usual.
+        todo = orders.filtered(
+            lambda order: not order.montanes_is_license_processed
+            and order._montanes_get_license_lines()
+        )
+        if todo and LOCKED_LOTS_CONTEXT_KEY not in self.env.context:
             locked_lot_ids = todo._montanes_lock_license_keys()
-            todo = todo.with_context(**{LOCKED_LOTS_CONTEXT_KEY: locked_lot_ids})
+            orders = orders.with_context(**{LOCKED_LOTS_CONTEXT_KEY: locked_lot_ids})
+            todo = todo.with_env(orders.env)
 
-        result = super(SaleOrder, todo)._action_confirm()
+        # Odoo's own confirmation steps do not repeat themselves when run twice: procurement
+        # only asks for the quantity not yet procured.
+        result = super(SaleOrder, orders)._action_confirm()
 
-        license_orders = todo.filtered(lambda order: order._montanes_get_license_lines())
-        if license_orders:
+        if todo:
             # The steps below hand out keys and post invoices on behalf of the salesperson,
             # who usually has no right to validate transfers or post invoices.
-            license_orders.check_access('write')
-            for order in license_orders.sudo():
+            todo.check_access('write')
+            for order in todo.sudo():
                 order._montanes_process_licenses()
-        todo.write({'montanes_is_license_processed': True})
+            todo.write({'montanes_is_license_processed': True})
         return result
 
     def _montanes_process_licenses(self):
