@@ -85,7 +85,8 @@ class MontanesLicense(models.Model):
     date_end = fields.Date(
         string="End Date",
         tracking=True,
-        help="Last day of validity. Empty for a perpetual licence.",
+        help="Date the licence expires: the start date plus the term. Empty for a perpetual "
+             "licence.",
     )
     state = fields.Selection(
         selection=[
@@ -150,7 +151,8 @@ class MontanesLicense(models.Model):
 
     @api.model
     def montanes_compute_date_end(self, date_start, term_months):
-        """Return the last day of a licence of `term_months` months, False when perpetual."""
+        """Return the expiry date of a licence of `term_months` months: `date_start` plus the
+        term, or False when perpetual."""
         if not term_months:
             return False
         return date_start + relativedelta(months=term_months)

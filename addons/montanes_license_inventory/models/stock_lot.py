@@ -1,4 +1,10 @@
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
+
+from .montanes_license import KEY_GROUPS
+
+# Groups whose users see licence keys in full wherever a serial number is displayed: the key
+# groups, and inventory users, who need the key to pick and count it.
+KEY_DISPLAY_GROUPS = f'{KEY_GROUPS},stock.group_stock_user'
 
 
 class StockLot(models.Model):
@@ -32,6 +38,22 @@ class StockLot(models.Model):
     def _compute_montanes_is_license_key(self):
         for lot in self:
             lot.montanes_is_license_key = lot.product_id.montanes_license_kind == 'key'
+
+    # Many2one values are read with sudo(), so the check uses the user id, which sudo() keeps.
+    @api.depends('montanes_is_license_key')
+    @api.depends_context('uid')
+    def _compute_display_name(self):
+        """Show a licence key masked to users outside `KEY_DISPLAY_GROUPS`.
+
+        A salesperson reads serial numbers only as many2one values of quants, move lines or
+        licences, and these values carry the display name.
+        """
+        super()._compute_display_name()
+        if self.env.uid == SUPERUSER_ID or self.env.user.has_groups(KEY_DISPLAY_GROUPS):
+            return
+        License = self.env['montanes.license']
+        for lot in self.filtered('montanes_is_license_key'):
+            lot.display_name = License.montanes_mask_key(lot.name)
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -1,4 +1,6 @@
-from odoo import api, models
+from odoo import SUPERUSER_ID, api, models
+
+from .stock_lot import KEY_DISPLAY_GROUPS
 from odoo.fields import Domain
 
 # Context key set by the sale order confirmation: the ids of the licence-key serial numbers it
@@ -22,3 +24,16 @@ class StockQuant(models.Model):
         if locked_lot_ids is not None and product_id.montanes_license_kind == 'key':
             domain = Domain.AND([domain, Domain('lot_id', 'in', list(locked_lot_ids))])
         return domain
+
+    # The detailed-operations name of a quant contains the serial number itself, not its
+    # display name, so licence keys are masked here too.
+    @api.depends_context('uid')
+    def _compute_display_name(self):
+        super()._compute_display_name()
+        if self.env.uid == SUPERUSER_ID or self.env.user.has_groups(KEY_DISPLAY_GROUPS):
+            return
+        mask_key = self.env['montanes.license'].montanes_mask_key
+        for quant in self:
+            lot = quant.sudo().lot_id
+            if lot.montanes_is_license_key:
+                quant.display_name = quant.display_name.replace(lot.name, mask_key(lot.name))

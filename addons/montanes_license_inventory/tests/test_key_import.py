@@ -2,6 +2,7 @@ import base64
 from datetime import date
 from unittest import SkipTest
 
+from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
 from odoo.exceptions import UserError
@@ -11,6 +12,9 @@ from odoo.tools import mute_logger
 from .common import VENDOR_KEYS_FILE_NAME, MontanesLicenseCommon, get_shared_data_dir
 
 HEADER = "Referencia producto;Clave;Fecha límite de activación;Observaciones\r\n"
+# Import date of the vendor file tests. The earliest activation deadline of the file is
+# 2027-01-01, so from then on a real-time import would reject keys as expired.
+VENDOR_FILE_IMPORT_DATE = '2026-12-04'
 
 # Rows of the vendor file that must be rejected: (line number, normalised key, reason).
 VENDOR_FILE_REJECTED_ROWS = [
@@ -34,7 +38,8 @@ class TestKeyImportVendorFile(MontanesLicenseCommon):
                            "set MONTANES_SHARED_DATA to the shared data folder.")
         cls.vendor_content = vendor_file.read_bytes()
         cls.move_count_before = cls.env['stock.move'].search_count([])
-        cls.wizard = cls._import_keys(cls.vendor_content, VENDOR_KEYS_FILE_NAME)
+        with freeze_time(VENDOR_FILE_IMPORT_DATE):
+            cls.wizard = cls._import_keys(cls.vendor_content, VENDOR_KEYS_FILE_NAME)
 
     def _stock_of(self, product):
         quants = self.env['stock.quant'].search([
@@ -83,7 +88,8 @@ class TestKeyImportVendorFile(MontanesLicenseCommon):
         lot_count = self._count('stock.lot')
         move_count = self._count('stock.move')
 
-        wizard = self._import_keys(self.vendor_content, VENDOR_KEYS_FILE_NAME)
+        with freeze_time(VENDOR_FILE_IMPORT_DATE):
+            wizard = self._import_keys(self.vendor_content, VENDOR_KEYS_FILE_NAME)
 
         self.assertEqual(wizard.imported_count, 0)
         self.assertEqual(wizard.error_count, 320)
@@ -141,6 +147,22 @@ class TestKeyImportRows(MontanesLicenseCommon):
         self.assertEqual(wizard.imported_count, 0)
         self.assertEqual(wizard.line_ids.reason, 'bad_date')
         self.assertIn("31/02/2027", wizard.line_ids.message)
+
+    def test_expired_deadline_rejected(self):
+        lot_count = self._count('stock.lot')
+        wizard = self._import_keys(HEADER + "MS-ERP-PRO-1Y;MSERP-AAAAA-BBBBB-CCCCC-DDDDD;03/12/2026;\r\n")
+        self.assertEqual(wizard.imported_count, 0)
+        self.assertEqual(wizard.error_count, 1)
+        self.assertEqual(wizard.line_ids.reason, 'expired')
+        self.assertIn("03/12/2026", wizard.line_ids.message)
+        self.assertEqual(self._count('stock.lot'), lot_count)
+
+    @freeze_time('2026-12-04')
+    def test_deadline_today_accepted(self):
+        wizard = self._import_keys(HEADER + "MS-ERP-PRO-1Y;MSERP-AAAAA-BBBBB-CCCCC-DDDDD;04/12/2026;\r\n")
+        self.assertEqual(wizard.imported_count, 1)
+        self.assertEqual(wizard.error_count, 0)
+        self.assertEqual(wizard.lot_ids.montanes_activation_deadline, date(2026, 12, 4))
 
     def test_wrong_layout_imports_nothing(self):
         lot_count = self._count('stock.lot')

@@ -152,6 +152,7 @@ class MontanesLicenseKeyImport(models.TransientModel):
         valid_rows = []
         error_vals = []
         first_row_by_key = {}
+        today = fields.Date.context_today(self)
         for row_number, cells in rows:
             cells = cells + [''] * (COLUMN_ACTIVATION_DEADLINE + 1 - len(cells))
             reference = cells[COLUMN_PRODUCT_REF].strip()
@@ -196,6 +197,12 @@ class MontanesLicenseKeyImport(models.TransientModel):
             except ValueError:
                 reject('bad_date', self.env._(
                     "The activation deadline “%(date)s” is not a valid date in dd/mm/yyyy format.",
+                    date=deadline_text))
+                continue
+            if deadline and deadline < today:
+                reject('expired', self.env._(
+                    "The activation deadline “%(date)s” is already past: the vendor no longer "
+                    "activates this key. Ask the vendor for a replacement key.",
                     date=deadline_text))
                 continue
             if key in first_row_by_key:
@@ -252,7 +259,10 @@ class MontanesLicenseKeyImport(models.TransientModel):
     # ------------------------------------------------------------
 
     def _receive_keys(self, valid_rows):
-        """Create the serial numbers and add them to stock with an inventory adjustment."""
+        """Create the serial numbers and add them to stock with an inventory adjustment.
+
+        The `montanes_inventory_name` context key replaces the reference of the stock moves.
+        """
         if not valid_rows:
             return self.env['stock.lot']
         company = self.env.company
@@ -271,7 +281,10 @@ class MontanesLicenseKeyImport(models.TransientModel):
         } for row in valid_rows])
         quants = self.env['stock.quant'].with_context(
             inventory_mode=True,
-            inventory_name=self.env._("Licence key import %(file)s", file=self.file_name or ''),
+            inventory_name=(
+                self.env.context.get('montanes_inventory_name')
+                or self.env._("Licence key import %(file)s", file=self.file_name or '')
+            ),
         ).create([{
             'product_id': lot.product_id.id,
             'location_id': warehouse.lot_stock_id.id,

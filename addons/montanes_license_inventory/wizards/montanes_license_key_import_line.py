@@ -25,6 +25,7 @@ class MontanesLicenseKeyImportLine(models.TransientModel):
             ('not_key_product', "Product is not a key licence"),
             ('bad_format', "Key format does not match the product"),
             ('bad_date', "Invalid activation deadline"),
+            ('expired', "Activation deadline already past"),
             ('duplicate_in_file', "Key listed twice in the file"),
             ('already_exists', "Key already in the database"),
         ],
