@@ -3,9 +3,12 @@ import csv
 import io
 
 from odoo.addons.mail.tests.common import mail_new_test_user
-from odoo.exceptions import UserError, ValidationError
+from odoo import sql_db
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
+
+from ..wizards.montanes_lead_import import IMPORT_LOCK_NAMESPACE
 
 from .common import get_shared_data_dir
 
@@ -281,18 +284,71 @@ class TestLeadImport(TransactionCase):
         self.assertIn("31/02/2025", rejected_csv)
 
     def test_load_error_rejects_only_its_row(self):
-        """An employee count beyond PostgreSQL's integer makes load() fail on that row only."""
+        """A row that load() rejects is pinned on itself, and the other rows are created."""
+        env = self.env(user=self.user_salesman)
+        wizard = self._analyze(self._make_csv([
+            self._row(),
+            self._row(**{"Empresa": "Ajena S.A.", "Email": "", "Teléfono": "699000004"}),
+            self._row(**{"Empresa": "Tercera S.L.", "Email": "", "Teléfono": "699000014"}),
+        ]), env=env)
+        middle = wizard.line_ids.filtered(lambda line: line.row_number == 3)
+        # The salesperson changes after the analysis: the crm rule "Personal
+        # Leads" forbids this salesman to create a lead for Marta.
+        middle.sudo().lead_values = dict(middle.lead_values, user_id=self.users['marta.ruiz'].id)
+        with mute_logger('odoo.addons.montanes_lead_scoring.wizards.montanes_lead_import'):
+            wizard.action_import()
+        self.assertEqual(wizard.created_count, 2)
+        self.assertEqual(wizard.error_count, 1)
+        self.assertEqual(middle.result, 'rejected')
+        self.assertTrue(middle.result_message)
+        self.assertFalse(middle.lead_id)
+        created = wizard.line_ids - middle
+        self.assertEqual(created.mapped('result'), ['created', 'created'])
+        self.assertEqual(sorted(created.lead_id.mapped('partner_name')), ["Prueba Importación S.L.", "Tercera S.L."])
+
+    def test_employee_count_too_large_is_error(self):
         wizard = self._analyze(self._make_csv([
             self._row(),
             self._row(**{"Empresa": "Enorme S.A.", "Email": "", "Teléfono": "699000004", "Nº empleados": "5.000.000.000"}),
         ]))
-        with mute_logger('odoo.sql_db'):
-            wizard.action_import()
+        bad = wizard.line_ids.filtered(lambda line: line.row_number == 3)
+        self.assertEqual(bad.status, 'error')
+        self.assertIn("5.000.000.000", bad.reason)
+        self.assertIn("Nº empleados", bad.reason)
+        self.assertIn("2,147,483,647", bad.reason)
+        wizard.action_import()
         self.assertEqual(wizard.created_count, 1)
-        self.assertEqual(wizard.error_count, 1)
-        rejected = wizard.line_ids.filtered(lambda line: line.result == 'rejected')
-        self.assertEqual(rejected.company_name, "Enorme S.A.")
-        self.assertTrue(rejected.result_message)
+        self.assertEqual(bad.result, 'rejected')
+
+    def test_bad_numbers_and_dates_are_errors(self):
+        cases = [
+            ({"Importe estimado (€)": "1e400"}, "1e400"),
+            ({"Importe estimado (€)": "-1e400"}, "-1e400"),
+            ({"Importe estimado (€)": "inf"}, "inf"),
+            ({"Importe estimado (€)": "nan"}, "nan"),
+            ({"Importe estimado (€)": "-150,00"}, "-150,00"),
+            ({"Nº empleados": "-5"}, "-5"),
+            ({"Nº empleados": "2147483648"}, "2147483648"),
+            ({"Fecha alta": "01/01/1899"}, "01/01/1899"),
+            ({"Último contacto": "01/01/2101"}, "01/01/2101"),
+        ]
+        rows = [
+            self._row(**{"Empresa": f"Caso {index} S.L.", "Email": "", "Teléfono": f"69900010{index}", **cells})
+            for index, (cells, _value) in enumerate(cases)
+        ]
+        wizard = self._analyze(self._make_csv(rows + [self._row(**{"Nº empleados": "2147483647", "Fecha alta": "31/12/2100"})]))
+        lines = wizard.line_ids.sorted('row_number')
+        self.assertEqual(len(lines), len(cases) + 1)
+        for line, (_cells, value) in zip(lines, cases):
+            self.assertEqual(line.status, 'error', f"row {line.row_number} ({value}) must be an error")
+            self.assertIn(value, line.reason)
+        self.assertEqual(lines[-1].status, 'new', "the limits themselves are valid")
+        self.assertEqual(lines[-1].lead_values['montanes_employee_count'], 2147483647)
+
+        wizard.action_import()
+        self.assertEqual(wizard.created_count, 1)
+        self.assertEqual(wizard.error_count, len(cases))
+        self.assertEqual(lines[-1].lead_id.montanes_employee_count, 2147483647)
 
     def test_unknown_salesperson_warning(self):
         wizard = self._analyze(self._make_csv([self._row(**{"Comercial": "Pepe Desconocido"})]))
@@ -321,10 +377,51 @@ class TestLeadImport(TransactionCase):
 
     def test_not_a_spreadsheet_raises(self):
         png = base64.b64encode(b'\x89PNG\r\n\x1a\n' + bytes(range(256)) * 4)
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, "not a CSV or Excel spreadsheet"):
             self._analyze(png, 'foto.png')
-        with self.assertRaises(UserError):
+        with self.assertRaisesRegex(UserError, "not a CSV or Excel spreadsheet"):
+            self._analyze(png, 'foto.csv')
+        with self.assertRaisesRegex(UserError, "has no column"):
             self._analyze(base64.b64encode(b"hola mundo"), 'notas.csv')
+
+    def test_csv_row_one_cell_short(self):
+        """The real CSV with row 3 one cell short is read with ";" and keeps all its rows."""
+        lines = base64.b64decode(self.csv_file).split(b'\r\n')
+        lines[2] = lines[2].rsplit(b';', 1)[0]
+        wizard = self._analyze(base64.b64encode(b'\r\n'.join(lines)), 'hoja_comercial_leads.csv')
+        self.assertEqual(len(wizard.line_ids), FILE_ROWS)
+        short = wizard.line_ids.filtered(lambda line: line.row_number == 3)
+        self.assertEqual(short.company_name, "Talleres Puerto S.L.")
+        self.assertEqual(short.status, 'new')
+        self.assertEqual(short.lead_values['expected_revenue'], 0.0)
+        first = wizard.line_ids.filtered(lambda line: line.row_number == 2)
+        self.assertEqual(first.lead_values['expected_revenue'], 12000.0)
+
+    def test_csv_one_word_raises(self):
+        with self.assertRaisesRegex(UserError, "has no column"):
+            self._analyze(base64.b64encode(b"hola"), 'hola.csv')
+
+    def test_csv_blank_lines_raises(self):
+        with self.assertRaisesRegex(UserError, "contains no rows"):
+            self._analyze(base64.b64encode(b"\r\n\r\n   \r\n"), 'vacio.csv')
+        with self.assertRaisesRegex(UserError, "contains no rows"):
+            self._analyze(base64.b64encode(b";;;;\r\n;;\r\n"), 'vacio.csv')
+
+    def test_rejected_file_escapes_formulas(self):
+        wizard = self._analyze(self._make_csv([self._row(**{
+            "Empresa": "=HYPERLINK(\"http://x.example\")", "Contacto": "@SUM(A1)", "Cargo": "\tcmd",
+            "Notas": "-2+3", "Fecha alta": "31/02/2025",
+        })]))
+        wizard.action_import()
+        text = base64.b64decode(wizard.rejected_file).decode('utf-8-sig')
+        header, row = list(csv.reader(io.StringIO(text), delimiter=';'))
+        cells = dict(zip(header, row))
+        self.assertEqual(cells["Empresa"], "'=HYPERLINK(\"http://x.example\")")
+        self.assertEqual(cells["Contacto"], "'@SUM(A1)")
+        self.assertEqual(cells["Cargo"], "'\tcmd")
+        self.assertEqual(cells["Notas"], "'-2+3")
+        self.assertEqual(cells["Teléfono"], "699 00 00 01")
+        self.assertEqual(cells["Fecha alta"], "31/02/2025")
 
     # ------------------------------------------------------------------
     # Access
@@ -344,3 +441,97 @@ class TestLeadImport(TransactionCase):
         self.assertEqual(line.email, "info@mail.example")
         self.assertEqual(line.status, 'duplicate_file')
         self.assertEqual(line.matched_line_id.company_name, "Farmacia Levante S.L.L.")
+
+    def test_salesman_other_salesperson_rows_rejected(self):
+        """A salesman with own leads only creates his rows and gets a reason for the others."""
+        env = self.env(user=self.user_salesman)
+        wizard = self._analyze(self._make_csv([
+            self._row(**{"Comercial": "Zoe Import Tester"}),
+            self._row(**{"Empresa": "De Marta S.L.", "Email": "", "Teléfono": "699000021", "Comercial": "Marta Ruiz"}),
+            self._row(**{"Empresa": "Sin Comercial S.L.", "Email": "", "Teléfono": "699000022"}),
+            self._row(**{"Empresa": "De Jorge S.L.", "Email": "", "Teléfono": "699000023", "Comercial": "Jorge Sánchez"}),
+        ]), env=env)
+        by_row = {line.row_number: line for line in wizard.line_ids}
+        self.assertEqual(by_row[2].status, 'new')
+        self.assertEqual(by_row[4].status, 'new')
+        for row, name in ((3, "Marta Ruiz"), (5, "Jorge Sánchez")):
+            self.assertEqual(by_row[row].status, 'error')
+            self.assertEqual(by_row[row].action, 'skip')
+            self.assertIn(name, by_row[row].reason)
+            self.assertIn("sales manager", by_row[row].reason)
+
+        queries_before = self.env.cr.sql_log_count
+        wizard.action_import()
+        queries = self.env.cr.sql_log_count - queries_before
+        self.assertLess(queries, 400, "the import must not retry load() pass after pass")
+        self.assertEqual(wizard.created_count, 2)
+        self.assertEqual(wizard.error_count, 2)
+        self.assertFalse(wizard.line_ids.filtered(lambda line: not line.result), "every row must have a result")
+        self.assertEqual(by_row[2].lead_id.user_id, self.user_salesman)
+        self.assertFalse(by_row[4].lead_id.user_id)
+        self.assertEqual(by_row[3].result, 'rejected')
+        self.assertEqual(by_row[5].result, 'rejected')
+
+    def test_salesman_real_file_every_row_has_result(self):
+        env = self.env(user=self.user_salesman)
+        wizard = self._analyze(self.csv_file, env=env)
+        errors = wizard.line_ids.filtered(lambda line: line.status == 'error')
+        self.assertTrue(errors)
+        self.assertFalse(errors.filtered(lambda line: not line.lead_values['user_id']),
+                         "only rows of another salesperson are errors")
+        queries_before = self.env.cr.sql_log_count
+        wizard.action_import()
+        queries = self.env.cr.sql_log_count - queries_before
+        self.assertLess(queries, 20000)
+        lines = wizard.line_ids
+        self.assertFalse(lines.filtered(lambda line: not line.result), "every row must have a result")
+        self.assertEqual(lines.filtered(lambda line: line.result == 'rejected'), errors)
+        # Counted on the real file: 1,109 rows name Jorge, Marta or Iñaki.
+        self.assertEqual(wizard.created_count, 184)
+        self.assertEqual(wizard.merged_count, 7)
+        self.assertEqual(wizard.error_count, 1109)
+        self.assertFalse(lines.lead_id.filtered(lambda lead: lead.user_id not in (self.user_salesman, self.env['res.users'])))
+
+    def test_concurrent_import_rejects_locked_rows(self):
+        """Rows whose key another transaction has locked are rejected with a clear message."""
+        wizard = self._analyze(self._make_csv([
+            self._row(),
+            self._row(**{"Empresa": "Otra S.A.", "Email": "", "Teléfono": "699000031"}),
+        ]))
+        locked = wizard.line_ids.filtered(lambda line: line.row_number == 3)
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other_cr:
+            other_cr.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                (IMPORT_LOCK_NAMESPACE, locked.import_key),
+            )
+            wizard.action_import()
+            other_cr.rollback()
+        self.assertEqual(wizard.created_count, 1)
+        self.assertEqual(locked.result, 'rejected')
+        self.assertIn("Another import of the same rows was running", locked.result_message)
+        self.assertFalse(locked.lead_id)
+
+    def test_import_visible_to_creator_and_manager(self):
+        other = mail_new_test_user(
+            self.env, login='montanes_import_salesman_2', name="Yago Import Tester",
+            groups='sales_team.group_sale_salesman',
+        )
+        manager = mail_new_test_user(
+            self.env, login='montanes_import_manager', name="Xenia Import Manager",
+            groups='sales_team.group_sale_manager',
+        )
+        wizard = self._analyze(self._make_csv([self._row()]), env=self.env(user=self.user_salesman))
+        line = wizard.line_ids
+
+        Wizard = self.env['montanes.lead.import']
+        Line = self.env['montanes.lead.import.line']
+        self.assertEqual(Wizard.with_user(self.user_salesman).search([('id', '=', wizard.id)]), wizard)
+        self.assertEqual(Line.with_user(self.user_salesman).search([('id', '=', line.id)]), line)
+        self.assertFalse(Wizard.with_user(other).search([('id', '=', wizard.id)]))
+        self.assertFalse(Line.with_user(other).search([('id', '=', line.id)]))
+        with self.assertRaises(AccessError):
+            line.with_user(other).read(['email'])
+        with self.assertRaises(AccessError):
+            wizard.with_user(other).read(['file_name'])
+        self.assertEqual(Wizard.with_user(manager).search([('id', '=', wizard.id)]), wizard)
+        self.assertEqual(Line.with_user(manager).search([('id', '=', line.id)]), line)

@@ -130,3 +130,26 @@ class TestLeadImportNormalize(TransactionCase):
             with self.subTest(cell=cell):
                 self.assertEqual(state_code(cell), code)
         self.assertIsNone(state_code("Narnia"))
+
+    def test_number_not_finite_rejected(self):
+        for value in ("1e400", "-1e400", "inf", "nan", float('inf'), float('nan')):
+            with self.assertRaises(normalize.NonFiniteNumberError, msg=repr(value)):
+                normalize.parse_spanish_number(value)
+        self.assertEqual(normalize.parse_spanish_number("1e3"), 1000.0)
+
+    def test_employee_count_negative_rejected(self):
+        with self.assertRaises(normalize.NegativeNumberError):
+            normalize.parse_employee_count("-5")
+        with self.assertRaises(normalize.NegativeNumberError):
+            normalize.parse_employee_count(-5)
+        self.assertEqual(normalize.parse_employee_count("50-249"), 50)
+
+    def test_date_year_range(self):
+        with self.assertRaises(normalize.DateOutOfRangeError):
+            normalize.parse_spanish_date("31/12/1899")
+        with self.assertRaises(normalize.DateOutOfRangeError):
+            normalize.parse_spanish_date("01/01/2101")
+        with self.assertRaises(normalize.DateOutOfRangeError):
+            normalize.parse_spanish_date(datetime.date(1850, 1, 1))
+        self.assertEqual(normalize.parse_spanish_date("01/01/1900"), datetime.date(1900, 1, 1))
+        self.assertEqual(normalize.parse_spanish_date("31/12/2100"), datetime.date(2100, 12, 31))

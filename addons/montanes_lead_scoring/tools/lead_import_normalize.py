@@ -4,6 +4,7 @@ Pure functions with no Odoo dependency, so they can be unit-tested in
 isolation and reused by the import wizard.
 """
 import datetime
+import math
 import re
 import unicodedata
 
@@ -13,10 +14,17 @@ SPANISH_NATIONAL_PHONE_RE = re.compile(r'^[6-9]\d{8}$')
 SPANISH_COUNTRY_CODE = '34'
 
 DATE_RE = re.compile(r'^(\d{1,2})[/\-.](\d{1,2})[/\-.](\d{4}|\d{2})$')
+# Spreadsheet dates outside these years are typing mistakes ("03/11/0025",
+# "03/11/20255" read as another date) rather than real contact dates.
+MIN_DATE_YEAR = 1900
+MAX_DATE_YEAR = 2100
 
 # "1.200" and "12.000" are thousands in Spanish notation: groups of three
 # digits after each dot, and no comma.
 SPANISH_THOUSANDS_RE = re.compile(r'^-?\d{1,3}(\.\d{3})+$')
+# A cell starting with a minus sign then a digit is a negative number, while
+# "50-249" is a range.
+NEGATIVE_NUMBER_RE = re.compile(r'^\s*[-\u2212]\s*\d')
 
 # Province names the sales team writes that Odoo's Spanish state names
 # (base/data/res.country.state.csv) do not contain, mapped to the state code.
@@ -28,6 +36,18 @@ EXTRA_PROVINCE_ALIASES = {
     'castellon de la plana': 'CS',
     'tenerife': 'TF',
 }
+
+
+class NonFiniteNumberError(ValueError):
+    """A number cell holds infinity or NaN ("1e400", "inf", "nan")."""
+
+
+class NegativeNumberError(ValueError):
+    """A count cell holds a negative number."""
+
+
+class DateOutOfRangeError(ValueError):
+    """A date cell holds a year outside MIN_DATE_YEAR..MAX_DATE_YEAR."""
 
 
 def normalize_text_key(value):
@@ -128,25 +148,29 @@ def parse_spanish_date(value):
 
     Accepts "03/11/2025", "3-11-25" and "07.06.2025"; a two-digit year is in
     the 2000s. Spreadsheet cells that are already dates are returned as
-    dates. Raises ValueError when the text is not a date or the day does not
-    exist ("31/02/2025").
+    dates. Raises ValueError when the text is not a date, the day does not
+    exist ("31/02/2025") or the year is outside MIN_DATE_YEAR..MAX_DATE_YEAR.
     """
     if value is None or value == '':
         return None
     if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    text = str(value).strip()
-    if not text:
-        return None
-    match = DATE_RE.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a day/month/year date")
-    day, month, year = (int(part) for part in match.groups())
-    if year < 100:
-        year += 2000
-    return datetime.date(year, month, day)
+        date = value.date()
+    elif isinstance(value, datetime.date):
+        date = value
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        match = DATE_RE.match(text)
+        if not match:
+            raise ValueError(f"{text!r} is not a day/month/year date")
+        day, month, year = (int(part) for part in match.groups())
+        if year < 100:
+            year += 2000
+        date = datetime.date(year, month, day)
+    if not MIN_DATE_YEAR <= date.year <= MAX_DATE_YEAR:
+        raise DateOutOfRangeError(f"{value!r} is outside the years {MIN_DATE_YEAR} to {MAX_DATE_YEAR}")
+    return date
 
 
 def parse_spanish_number(value):
@@ -154,12 +178,14 @@ def parse_spanish_number(value):
 
     "1.490,00" is 1490.0, "3.200" is 3200.0 and "850,50" is 850.5. A value
     such as "850.5" (a spreadsheet number turned into text) keeps its dot
-    as the decimal separator. Raises ValueError for text that is not a number.
+    as the decimal separator. Raises ValueError for text that is not a number
+    and for values that are not finite ("1e400", "inf", "nan"), which
+    PostgreSQL cannot store in a numeric or JSON column.
     """
     if value is None or value == '':
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return _finite_float(value)
     text = str(value).replace('€', '').replace('\xa0', '').replace(' ', '').strip()
     if not text:
         return None
@@ -168,9 +194,20 @@ def parse_spanish_number(value):
     elif SPANISH_THOUSANDS_RE.match(text):
         text = text.replace('.', '')
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise ValueError(f"{value!r} is not a number") from None
+    return _finite_float(number, value)
+
+
+def _finite_float(number, value=None):
+    try:
+        number = float(number)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise NonFiniteNumberError(f"{number if value is None else value!r} is not a finite number")
+    return number
 
 
 def parse_employee_count(value):
@@ -179,11 +216,17 @@ def parse_employee_count(value):
     Takes the first number of the cell, so a range gives its lower bound:
     "300" is 300, "250+" is 250, "50-249" is 50, "unos 20" is 20, "1.200" is
     1200 and "1-9" is 1. Returns None when the cell contains no number.
+    Raises ValueError for a negative count ("-5") or a number that is not finite.
     """
     if value is None:
         return None
     if isinstance(value, (int, float)):
-        return int(value)
+        count = int(_finite_float(value))
+        if count < 0:
+            raise NegativeNumberError(f"{value!r} is a negative number of employees")
+        return count
+    if NEGATIVE_NUMBER_RE.match(str(value)):
+        raise NegativeNumberError(f"{value!r} is a negative number of employees")
     match = re.search(r'\d+(?:\.\d{3})*', str(value))
     if not match:
         return None

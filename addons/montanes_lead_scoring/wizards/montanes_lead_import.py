@@ -3,11 +3,18 @@ import csv
 import hashlib
 import io
 import logging
+import os
 import time
+
+import psycopg2
+import psycopg2.errors
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, html2plaintext, plaintext2html
+from odoo.tools.mimetypes import guess_mimetype
+
+from odoo.addons.base_import.models.base_import import MIMETYPE_TO_READER
 
 from ..tools import lead_import_normalize as normalize
 from .montanes_lead_import_line import DUPLICATE_STATUSES
@@ -69,10 +76,6 @@ MERGE_FILL_FIELDS = [
     'montanes_product_interest', 'source_id', 'montanes_date_registered',
     'montanes_date_last_contact', 'user_id', 'expected_revenue',
 ]
-# load() rolls back every row when one fails, so the failing rows are taken
-# out and the rest is loaded again. Each pass removes at least one row, and
-# this bound only stops a runaway loop.
-MAX_LOAD_PASSES = 50
 XMLID_MODULE = '__import__'
 # Context of the load() call. A bulk import writes no "created" message, no
 # field tracking and no assignment e-mail per lead: for 1,300 rows these
@@ -84,6 +87,37 @@ IMPORT_CONTEXT = {
     'mail_auto_subscribe_no_notify': True,
 }
 XMLID_PREFIX = 'montanes_lead_'
+# First key of the advisory locks taken on the import keys of the rows
+# being loaded, so two imports of the same rows do not load them at once.
+# Any fixed number works if no other code uses it as its first key.
+IMPORT_LOCK_NAMESPACE = 480_117
+# Errors of concurrent transactions that Odoo's request retry also handles.
+PG_CONCURRENCY_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.LockNotAvailable,
+    psycopg2.errors.DeadlockDetected,
+)
+# load() turns database errors into messages, which keep PostgreSQL's text.
+# NOTE: these are the server's English messages. With another lc_messages
+# the row keeps PostgreSQL's own message instead.
+PG_CONCURRENCY_MESSAGES = (
+    'could not serialize access',
+    'deadlock detected',
+    'could not obtain lock',
+)
+# base_import readers of workbook files, which are binary and need no text check.
+SPREADSHEET_READERS = ('xlsx', 'xls', 'ods')
+# Candidate CSV separators, in the order that breaks ties: Spanish Excel writes ";".
+CSV_SEPARATORS = (';', ',', '\t', '|')
+DEFAULT_CSV_SEPARATOR = ';'
+# Control characters that text files do not contain (tab, line feed, form
+# feed and carriage return are allowed), so they mark a binary file.
+BINARY_CONTROL_CHARACTERS = frozenset(chr(code) for code in range(32) if chr(code) not in '\t\n\x0c\r')
+# Cell starts that Excel and LibreOffice read as a formula (OWASP "CSV
+# injection"): such cells of the rejected rows file get a leading quote.
+FORMULA_PREFIXES = ('=', '+', '-', '@', '\t', '\r')
+# Largest value of a PostgreSQL "integer" column, the type of Integer fields.
+MAX_INTEGER = 2_147_483_647
 
 
 class MontanesLeadImport(models.TransientModel):
@@ -105,7 +139,9 @@ class MontanesLeadImport(models.TransientModel):
         string="Spreadsheet",
         required=True,
         attachment=False,
-        help="Lead spreadsheet as CSV (any encoding, any separator) or Excel (.xlsx, .xls, .ods).",
+        help="Lead spreadsheet as CSV (any encoding, any separator) or Excel (.xlsx, .xls, .ods). "
+        "A salesperson who sees only their own leads cannot import rows of another salesperson: "
+        "those rows are errors, for a sales manager to import.",
     )
     file_name = fields.Char(string="File Name")
     header_values = fields.Json(
@@ -272,11 +308,13 @@ class MontanesLeadImport(models.TransientModel):
             'file': content,
             'file_name': self.file_name or '',
         })
-        options = {
-            'quoting': '"',
-            'separator': '',
-            'encoding': self._guess_csv_encoding(content),
-        }
+        encoding = self._guess_csv_encoding(content)
+        options = {'quoting': '"', 'separator': '', 'encoding': encoding}
+        if not self._is_spreadsheet_file(content):
+            text = self._decode_text_file(content, encoding)
+            # base_import only guesses the separator when every row has the
+            # same number of cells, so it is set here from the header row.
+            options['separator'] = self._guess_csv_separator(text)
         try:
             _length, rows = importer._read_file(options)
         except UserError:
@@ -298,6 +336,46 @@ class MontanesLeadImport(models.TransientModel):
             row_numbers = list(range(1, len(rows) + 1))
         return rows[0], rows[1:], row_numbers[1:]
 
+    def _is_spreadsheet_file(self, content):
+        """Return whether the file is an Excel or ODS workbook, by its content or its extension."""
+        reader = MIMETYPE_TO_READER.get(guess_mimetype(content))
+        extension = os.path.splitext(self.file_name or '')[1].lower()
+        return reader in SPREADSHEET_READERS or extension.removeprefix('.') in SPREADSHEET_READERS
+
+    def _decode_text_file(self, content, encoding):
+        """Return the text of a CSV file.
+
+        Raises UserError when the content is binary (an image, a PDF): it does
+        not decode, or it contains control characters that no CSV file has.
+        """
+        try:
+            text = content.decode(encoding)
+        except UnicodeDecodeError:
+            text = None
+        if text is None or any(char in BINARY_CONTROL_CHARACTERS for char in text):
+            raise UserError(self.env._(
+                "The file %(file)s is not a CSV or Excel spreadsheet: it contains binary data. "
+                "Open the sales spreadsheet in Excel or LibreOffice, save it as CSV or XLSX "
+                "and select that file.",
+                file=self.file_name or '',
+            ))
+        return text
+
+    @api.model
+    def _guess_csv_separator(self, text):
+        """Return the separator that splits the first non-blank line into the most cells.
+
+        Falls back on ";", the separator of Spanish Excel, when no candidate
+        splits that line.
+        """
+        first_line = next((line for line in text.splitlines() if line.strip()), '')
+        best_separator, best_width = DEFAULT_CSV_SEPARATOR, 1
+        for separator in CSV_SEPARATORS:
+            width = len(next(csv.reader([first_line], delimiter=separator, quotechar='"'), []))
+            if width > best_width:
+                best_separator, best_width = separator, width
+        return best_separator
+
     @api.model
     def _get_csv_row_numbers(self, content, options):
         """Return the file row number of every non-blank CSV row base_import returned.
@@ -313,7 +391,7 @@ class MontanesLeadImport(models.TransientModel):
                 number for number, row in enumerate(reader, start=1)
                 if any(cell.strip() for cell in row)
             ]
-        except (KeyError, UnicodeDecodeError, csv.Error):
+        except (KeyError, TypeError, UnicodeDecodeError, csv.Error):
             return None
 
     @api.model
@@ -383,7 +461,7 @@ class MontanesLeadImport(models.TransientModel):
             'salesperson': cell('salesperson') or '',
             'notes': cell('notes') or '',
         }
-        values['employee_count'] = normalize.parse_employee_count(values['employee_text']) or 0
+        values['employee_count'] = self._parse_employee_count(values['employee_text'], errors)
 
         raw_email = cell('email')
         values['email'] = normalize.normalize_email(raw_email)
@@ -400,6 +478,14 @@ class MontanesLeadImport(models.TransientModel):
             raw_date = cell(key)
             try:
                 date = normalize.parse_spanish_date(raw_date)
+            except normalize.DateOutOfRangeError:
+                errors.append(self.env._(
+                    "date “%(value)s” in column %(column)s is before %(min_year)s or after %(max_year)s, "
+                    "correct the year",
+                    value=raw_date, column=column,
+                    min_year=normalize.MIN_DATE_YEAR, max_year=normalize.MAX_DATE_YEAR,
+                ))
+                date = None
             except ValueError:
                 errors.append(self.env._(
                     "invalid date “%(value)s” in column %(column)s, write it as day/month/year",
@@ -411,9 +497,22 @@ class MontanesLeadImport(models.TransientModel):
         raw_amount = cell('amount')
         try:
             amount = normalize.parse_spanish_number(raw_amount)
+        except normalize.NonFiniteNumberError:
+            errors.append(self.env._(
+                "amount “%(value)s” in column Importe estimado is not a finite number, "
+                "write an amount such as 1.490,00",
+                value=raw_amount,
+            ))
+            amount = None
         except ValueError:
             errors.append(self.env._(
                 "invalid amount “%(value)s” in column Importe estimado, write a number such as 1.490,00",
+                value=raw_amount,
+            ))
+            amount = None
+        if amount is not None and amount < 0:
+            errors.append(self.env._(
+                "negative amount “%(value)s” in column Importe estimado, write an amount of 0 or more",
                 value=raw_amount,
             ))
             amount = None
@@ -429,6 +528,29 @@ class MontanesLeadImport(models.TransientModel):
             'errors': errors,
             'warnings': warnings,
         }
+
+    @api.model
+    def _parse_employee_count(self, text, errors):
+        """Return the employee count of the "Nº empleados" cell, 0 when it has no number.
+
+        Appends a row error for a negative count or one that does not fit the
+        PostgreSQL integer column.
+        """
+        try:
+            count = normalize.parse_employee_count(text)
+        except normalize.NegativeNumberError:
+            errors.append(self.env._(
+                "negative number of employees “%(value)s” in column Nº empleados, write 0 or more",
+                value=text,
+            ))
+            return 0
+        if count and count > MAX_INTEGER:
+            errors.append(self.env._(
+                "number “%(value)s” in column %(column)s is above the maximum of %(maximum)s",
+                value=text, column="Nº empleados", maximum=f"{MAX_INTEGER:,}",
+            ))
+            return 0
+        return count or 0
 
     @api.model
     def _compute_import_key(self, values):
@@ -455,6 +577,7 @@ class MontanesLeadImport(models.TransientModel):
         """
         resolver = self._prepare_resolver(parsed_rows)
         existing = self._find_existing_matches(parsed_rows)
+        may_assign_others = self._may_assign_other_salespeople()
 
         first_row_by_key = {}
         line_vals_list = []
@@ -473,9 +596,16 @@ class MontanesLeadImport(models.TransientModel):
                 'lead_values': lead_values,
                 'raw_values': parsed['raw'],
             }
-            if parsed['errors']:
+            errors = list(parsed['errors'])
+            if lead_values['user_id'] and lead_values['user_id'] != self.env.uid and not may_assign_others:
+                errors.append(self.env._(
+                    "the salesperson is %(salesperson)s and you may only create your own leads, "
+                    "so a sales manager must import this row",
+                    salesperson=self.env['res.users'].browse(lead_values['user_id']).name,
+                ))
+            if errors:
                 line_vals.update(status='error', action='skip')
-                reasons = parsed['errors'] + warnings
+                reasons = errors + warnings
                 line_vals['reason'] = self._join_reasons(reasons)
                 line_vals_list.append(line_vals)
                 continue
@@ -526,6 +656,14 @@ class MontanesLeadImport(models.TransientModel):
             line_vals['reason'] = self._join_reasons([line_vals['reason']] + warnings)
             line_vals_list.append(line_vals)
         return line_vals_list
+
+    def _may_assign_other_salespeople(self):
+        """Return whether the user may create leads assigned to another salesperson.
+
+        The crm rule "Personal Leads" lets a salesperson without "All
+        Documents" create only leads assigned to themselves or to nobody.
+        """
+        return self.env.su or self.env.user.has_group('sales_team.group_sale_salesman_all_leads')
 
     def _link_matched_lines(self):
         """Point each in-file duplicate at the line of its earlier row."""
@@ -866,36 +1004,52 @@ class MontanesLeadImport(models.TransientModel):
         return to_create, merges
 
     def _load_leads(self, lines):
-        """Create the leads of ``lines`` with crm.lead.load() and record the outcome per line."""
+        """Create the leads of ``lines`` with crm.lead.load() and record the outcome per line.
+
+        All rows go through one load() call first. load() rolls back every
+        row when one fails and may pin a batch error on the wrong row, so
+        after a failed batch each row is loaded alone in a savepoint. Every
+        line ends with result "created" or "rejected".
+        """
         if not lines:
             return
         industry_id_by_name, source_id_by_name = self._resolve_names(self.line_ids)
         xmlid_by_line = self._assign_xmlids(lines)
         Lead = self.env['crm.lead'].with_context(**IMPORT_CONTEXT)
+        row_by_line = {
+            line: self._prepare_load_row(line, xmlid_by_line[line.id], industry_id_by_name, source_id_by_name)
+            for line in lines
+        }
 
-        pending = list(lines)
-        result = {'ids': []}
-        for _attempt in range(MAX_LOAD_PASSES):
-            load_rows = [
-                self._prepare_load_row(line, xmlid_by_line[line.id], industry_id_by_name, source_id_by_name)
-                for line in pending
-            ]
-            result = Lead.load(LOAD_FIELDS, load_rows)
-            failed = self._collect_load_errors(pending, result['messages'])
-            if not failed:
-                break
-            for line, message in failed.items():
-                _logger.warning("Lead import %s: row %s rejected by load(): %s", self.id, line.row_number, message)
-                line.write({'result': 'rejected', 'result_message': message})
-            pending = [line for line in pending if line not in failed]
-            if not pending:
-                return
+        busy_lines = self._lock_import_keys(lines)
+        for line in busy_lines:
+            line.write({'result': 'rejected', 'result_message': self._concurrent_import_message()})
+        pending = [line for line in lines if line not in busy_lines]
 
-        leads = Lead.browse(result['ids'])
+        lead_id_by_line = {}
+        if pending:
+            result = Lead.load(LOAD_FIELDS, [row_by_line[line] for line in pending])
+            has_error = any(message.get('type') == 'error' for message in result['messages'])
+            if not has_error and result['ids'] and len(result['ids']) == len(pending):
+                lead_id_by_line = dict(zip(pending, result['ids']))
+            else:
+                _logger.info(
+                    "Lead import %s: batch load of %d rows failed, loading each row alone",
+                    self.id, len(pending),
+                )
+                for line in pending:
+                    lead_id, message = self._load_single_row(Lead, row_by_line[line])
+                    if lead_id:
+                        lead_id_by_line[line] = lead_id
+                    else:
+                        _logger.warning("Lead import %s: row %s rejected by load(): %s", self.id, line.row_number, message)
+                        line.write({'result': 'rejected', 'result_message': message})
+
         lost_leads = self.env['crm.lead']
         unassigned_leads = self.env['crm.lead']
-        for line, lead in zip(pending, leads):
-            line.write({'result': 'created', 'lead_id': lead.id})
+        for line, lead_id in lead_id_by_line.items():
+            line.write({'result': 'created', 'lead_id': lead_id})
+            lead = Lead.browse(lead_id)
             if line.lead_values['is_lost']:
                 lost_leads |= lead
             if not line.lead_values['user_id']:
@@ -905,23 +1059,52 @@ class MontanesLeadImport(models.TransientModel):
         if lost_leads:
             lost_leads.action_set_lost()
 
-    def _collect_load_errors(self, pending, messages):
-        """Return ``{line: message}`` for the rows load() reported as errors."""
-        failed = {}
-        for message in messages:
-            if message.get('type') != 'error':
-                continue
-            rows = message.get('rows')
-            if rows:
-                positions = range(rows['from'], rows['to'] + 1)
-            else:
-                # An error without a row range cannot be pinned down, so it rejects every row.
-                positions = range(len(pending))
-            for position in positions:
-                if 0 <= position < len(pending):
-                    line = pending[position]
-                    failed[line] = "; ".join(filter(None, [failed.get(line), message.get('message')]))
-        return failed
+    def _load_single_row(self, Lead, row):
+        """Load one row in a savepoint and return ``(lead id, False)`` or ``(False, error message)``."""
+        try:
+            with self.env.cr.savepoint():
+                result = Lead.load(LOAD_FIELDS, [row])
+        except PG_CONCURRENCY_ERRORS as error:
+            _logger.info("Lead import %s: concurrent update while loading a row: %s", self.id, error)
+            return False, self._concurrent_import_message()
+        messages = [
+            message.get('message') or '' for message in result['messages']
+            if message.get('type') == 'error'
+        ]
+        if any(text in message for message in messages for text in PG_CONCURRENCY_MESSAGES):
+            return False, self._concurrent_import_message()
+        if messages or not result['ids']:
+            return False, "; ".join(filter(None, messages)) or self.env._(
+                "Odoo created no lead for this row and gave no reason. Import the file again."
+            )
+        return result['ids'][0], False
+
+    def _lock_import_keys(self, lines):
+        """Lock the import keys of ``lines`` until the end of the transaction.
+
+        Returns the lines whose key another transaction holds: another
+        import of the same rows is running, and loading them would fail on
+        the same external ids.
+        """
+        keys = list({line.import_key for line in lines if line.import_key})
+        if not keys:
+            return []
+        rows = self.env.execute_query(SQL(
+            """
+            SELECT key FROM unnest(%(keys)s::text[]) AS key
+             WHERE NOT pg_try_advisory_xact_lock(%(namespace)s, hashtext(key))
+            """,
+            keys=keys,
+            namespace=IMPORT_LOCK_NAMESPACE,
+        ))
+        busy_keys = {row[0] for row in rows}
+        return [line for line in lines if line.import_key in busy_keys]
+
+    def _concurrent_import_message(self):
+        return self.env._(
+            "Another import of the same rows was running, so this row was not imported. "
+            "Import the file again once that import has finished."
+        )
 
     def _resolve_names(self, lines):
         """Return the industry and source ids by normalised name, creating the missing ones."""
@@ -1067,8 +1250,17 @@ class MontanesLeadImport(models.TransientModel):
             return False
         output = io.StringIO()
         writer = csv.writer(output, delimiter=';', lineterminator='\r\n')
-        writer.writerow([self.env._("Row")] + list(self.header_values or []) + [self.env._("Reason")])
+        header = [self.env._("Row")] + list(self.header_values or []) + [self.env._("Reason")]
+        writer.writerow([self._escape_csv_formula(cell) for cell in header])
         for line in rejected.sorted('row_number'):
             reason = "; ".join(filter(None, [line.reason, line.result_message]))
-            writer.writerow([line.row_number] + list(line.raw_values or []) + [reason])
+            cells = list(line.raw_values or []) + [reason]
+            writer.writerow([line.row_number] + [self._escape_csv_formula(cell) for cell in cells])
         return base64.b64encode(output.getvalue().encode('utf-8-sig'))
+
+    @api.model
+    def _escape_csv_formula(self, cell):
+        """Return ``cell`` with a leading quote when a spreadsheet would run it as a formula."""
+        if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+            return "'" + cell
+        return cell
