@@ -3,8 +3,10 @@ import time
 from ast import literal_eval
 from collections import defaultdict
 
+import psycopg2
+
 from odoo import api, fields, models, modules
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import is_html_empty
 
@@ -101,16 +103,21 @@ class MontanesCampaign(models.Model):
     # ------------------------------------------------------------
 
     @api.depends("segment_domain", "company_id")
+    @api.depends_context("uid")
     def _compute_segment_lead_count(self):
+        """Count the matching leads that the current user can read.
+
+        Enrolment reads every lead of the company as superuser, but the count
+        runs as the user: a sudo count would let anyone who can edit a segment
+        test values of records they cannot read.
+        """
         for campaign in self:
             try:
                 domain = campaign._get_enrolment_domain()
-            except ValidationError:
+                with self.env.cr.savepoint():
+                    campaign.segment_lead_count = self.env["crm.lead"].search_count(domain)
+            except (ValidationError, AccessError, ValueError, TypeError, psycopg2.DataError):
                 campaign.segment_lead_count = 0
-                continue
-            # sudo: the count shows what enrolment would reach, and
-            # enrolment reads every lead of the company (see below).
-            campaign.segment_lead_count = self.env["crm.lead"].sudo().search_count(domain)
 
     @api.depends("participant_ids")
     def _compute_participant_count(self):
@@ -147,15 +154,60 @@ class MontanesCampaign(models.Model):
 
     @api.constrains("segment_domain")
     def _check_segment_domain(self):
-        """Check that the segment is a valid domain on leads."""
+        """Check that the segment is a valid, non-empty domain on leads."""
         for campaign in self:
-            campaign._get_segment_domain()
+            if campaign._get_segment_domain().is_true():
+                raise ValidationError(self.env._(
+                    "The segment of the campaign %(campaign)s is empty, so it would "
+                    "enrol every lead. Add at least one condition with the filter editor.",
+                    campaign=campaign.name,
+                ))
+
+    @api.model
+    def _check_segment_searchable(self, segment_text, campaign_name):
+        """Run each condition of a segment as the current user.
+
+        Enrolment evaluates the segment as superuser, so only a segment its
+        author can evaluate is saved. Otherwise the enrolled leads would reveal
+        values of records the author cannot read. Constraints run as superuser,
+        so create() and write() call this check before saving. A segment that
+        does not parse is left to _check_segment_domain.
+        """
+        try:
+            domain = Domain(literal_eval(segment_text or "[]"))
+        except (SyntaxError, ValueError, TypeError, KeyError):
+            return
+        Lead = self.env["crm.lead"]
+        for condition in domain.iter_conditions():
+            try:
+                # A failing query must not abort the transaction of the write.
+                with self.env.cr.savepoint():
+                    Lead.search_count(condition, limit=1)
+            except (AccessError, ValueError, TypeError, psycopg2.DataError) as error:
+                raise ValidationError(self.env._(
+                    "The segment of the campaign %(campaign)s cannot filter on %(field)s: "
+                    "%(error)s Remove this condition or ask an administrator to "
+                    "write the segment.",
+                    campaign=campaign_name,
+                    field=condition.field_expr,
+                    error=str(error).split("\n", 1)[0],
+                )) from None
 
     # ------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if "segment_domain" in vals:
+                self._check_segment_searchable(vals["segment_domain"], vals.get("name"))
+        return super().create(vals_list)
+
     def write(self, vals):
+        if "segment_domain" in vals and self:
+            campaign_names = vals.get("name") or ", ".join(self.mapped("name"))
+            self._check_segment_searchable(vals["segment_domain"], campaign_names)
         # The UTM campaign displays its title: keep it equal to the name.
         if "name" in vals and "title" not in vals:
             vals = dict(vals, title=vals["name"])

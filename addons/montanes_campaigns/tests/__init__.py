@@ -1,1 +1,2 @@
 from . import test_campaign_flow
+from . import test_campaign_segment

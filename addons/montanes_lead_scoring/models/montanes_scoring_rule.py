@@ -1,7 +1,9 @@
 import ast
 
+import psycopg2
+
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Domain
 
 # Behaviour events a rule can react to. The mailing.trace hooks register
@@ -15,6 +17,11 @@ EVENT_TYPES = [
 # Rule fields whose change alters which leads a profile rule scores, or by how
 # much, so writing any of them re-scores the leads.
 PROFILE_RESCORE_FIELDS = {'active', 'company_id', 'domain', 'points', 'rule_type'}
+
+# Largest number of points, positive or negative, of one rule. It is far above any useful
+# weight and far below the limit of the integer columns (2**31 - 1): a lead total stays in
+# range up to 21 474 rules at this limit.
+MAX_RULE_POINTS = 100000
 
 # Lead fields that hold the score itself. A profile condition on them would
 # depend on its own result, so conditions may not use them.
@@ -120,6 +127,51 @@ class MontanesScoringRule(models.Model):
                     field=', '.join(sorted(score_fields)),
                 ))
 
+    @api.model
+    def _check_domain_searchable(self, domain_text, rule_name):
+        """Run each condition of a rule as the current user.
+
+        Scoring evaluates the condition as superuser, so only a condition its
+        author can evaluate is saved. Otherwise the scored leads would reveal
+        values of records the author cannot read. Constraints run as superuser,
+        so create() and write() call this check before saving. A condition that
+        does not parse is left to _check_domain.
+        """
+        try:
+            domain = Domain(ast.literal_eval(domain_text or '[]'))
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return
+        Lead = self.env['crm.lead']
+        for condition in domain.iter_conditions():
+            try:
+                # A failing query must not abort the transaction of the write.
+                with self.env.cr.savepoint():
+                    Lead.search_count(condition, limit=1)
+            except (AccessError, ValueError, TypeError, psycopg2.DataError) as error:
+                raise ValidationError(self.env._(
+                    "The condition of the scoring rule \"%(rule)s\" cannot filter on %(field)s: "
+                    "%(error)s Remove this condition or ask an administrator to write the rule.",
+                    rule=rule_name,
+                    field=condition.field_expr,
+                    error=str(error).split('\n', 1)[0],
+                )) from None
+
+    @api.model
+    def _check_points_range(self, points):
+        """Reject points beyond MAX_RULE_POINTS before they reach the database.
+
+        The integer column would otherwise fail with a database error on values
+        beyond 2**31 - 1, before any constraint could explain it.
+        """
+        if isinstance(points, int) and abs(points) > MAX_RULE_POINTS:
+            raise ValidationError(self.env._(
+                "A scoring rule cannot give %(points)s points: enter a number between "
+                "%(min)s and %(max)s.",
+                points=points,
+                min=-MAX_RULE_POINTS,
+                max=MAX_RULE_POINTS,
+            ))
+
     @api.constrains('rule_type', 'event_type')
     def _check_event_type(self):
         """Require an event on behaviour rules."""
@@ -137,12 +189,20 @@ class MontanesScoringRule(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            self._check_points_range(vals.get('points'))
+            if vals.get('domain'):
+                self._check_domain_searchable(vals['domain'], vals.get('name'))
         rules = super().create(vals_list)
         self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
         rules._rescore_profile_leads()
         return rules
 
     def write(self, vals):
+        self._check_points_range(vals.get('points'))
+        if vals.get('domain') and self:
+            rule_names = vals.get('name') or ', '.join(self.mapped('name'))
+            self._check_domain_searchable(vals['domain'], rule_names)
         if 'rule_type' in vals:
             self._check_rule_type_change(vals['rule_type'])
         result = super().write(vals)
