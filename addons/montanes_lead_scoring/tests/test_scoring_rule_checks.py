@@ -7,6 +7,8 @@ from .common import MontanesScoringCommon
 # Filters on the login history of the salesperson: res.users.log is readable by
 # administrators only, so a condition on it would reveal when colleagues log in.
 FORBIDDEN_CONDITION = "[('user_id.log_ids.create_date', '>=', '2026-01-01')]"
+# Job title that no demo lead has, so counts do not depend on demo data.
+TEST_FUNCTION = 'Gerente (pruebas de puntuación)'
 # res.users.password is not stored, so no query can filter on it.
 UNSTORED_CONDITION = "[('user_id.password', '=', 'secreto')]"
 
@@ -22,13 +24,13 @@ class TestScoringRuleChecks(MontanesScoringCommon):
         return Rule.create({
             'name': 'Regla (pruebas)',
             'rule_type': 'profile',
-            'domain': "[('function', 'ilike', 'gerente')]",
+            'domain': repr([('function', '=', TEST_FUNCTION)]),
             'points': 5,
             **values,
         })
 
     def test_forbidden_path_rejected_on_create(self):
-        lead = self._create_lead(function='Gerente')
+        lead = self._create_lead(function=TEST_FUNCTION)
         rule_count = self.env['montanes.scoring.rule'].search_count([])
         line_count = self.env['montanes.lead.score.line'].search_count([])
 
@@ -44,14 +46,14 @@ class TestScoringRuleChecks(MontanesScoringCommon):
         rule = self._create_rule(self.user_marketing)
         with self.assertRaisesRegex(ValidationError, r'user_id\.log_ids\.create_date'):
             rule.write({'domain': FORBIDDEN_CONDITION})
-        self.assertEqual(rule.domain, "[('function', 'ilike', 'gerente')]")
+        self.assertEqual(rule.domain, repr([('function', '=', TEST_FUNCTION)]))
 
     def test_forbidden_path_saved_by_admin(self):
         rule = self._create_rule(domain=FORBIDDEN_CONDITION)
         self.assertEqual(rule.domain, FORBIDDEN_CONDITION)
 
     def test_allowed_condition_saved_by_marketer(self):
-        lead = self._create_lead(function='Gerente')
+        lead = self._create_lead(function=TEST_FUNCTION)
         rule = self._create_rule(self.user_marketing)
         self.assertEqual(rule.lead_count, 1)
         self.assertEqual(lead.montanes_score_fit, 5)
