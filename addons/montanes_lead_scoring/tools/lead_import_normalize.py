@@ -39,15 +39,15 @@ EXTRA_PROVINCE_ALIASES = {
 
 
 class NonFiniteNumberError(ValueError):
-    """A number cell holds infinity or NaN ("1e400", "inf", "nan")."""
+    """A number cell contains infinity or NaN ("1e400", "inf", "nan")."""
 
 
 class NegativeNumberError(ValueError):
-    """A count cell holds a negative number."""
+    """A count cell contains a negative number."""
 
 
 class DateOutOfRangeError(ValueError):
-    """A date cell holds a year outside MIN_DATE_YEAR..MAX_DATE_YEAR."""
+    """A date cell contains a year outside MIN_DATE_YEAR..MAX_DATE_YEAR."""
 
 
 def normalize_text_key(value):
