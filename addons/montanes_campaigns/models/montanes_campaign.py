@@ -173,25 +173,17 @@ class MontanesCampaign(models.Model):
         so create() and write() call this check before saving. A segment that
         does not parse is left to _check_segment_domain.
         """
-        try:
-            domain = Domain(literal_eval(segment_text or "[]"))
-        except (SyntaxError, ValueError, TypeError, KeyError):
-            return
-        Lead = self.env["crm.lead"]
-        for condition in domain.iter_conditions():
-            try:
-                # A failing query must not abort the transaction of the write.
-                with self.env.cr.savepoint():
-                    Lead.search_count(condition, limit=1)
-            except (AccessError, ValueError, TypeError, psycopg2.DataError) as error:
-                raise ValidationError(self.env._(
-                    "The segment of the campaign %(campaign)s cannot filter on %(field)s: "
-                    "%(error)s Remove this condition or ask an administrator to "
-                    "write the segment.",
-                    campaign=campaign_name,
-                    field=condition.field_expr,
-                    error=str(error).split("\n", 1)[0],
-                )) from None
+        unsearchable = self.env["crm.lead"]._montanes_find_unsearchable_condition(segment_text)
+        if unsearchable:
+            field_path, error_text = unsearchable
+            raise ValidationError(self.env._(
+                "The segment of the campaign %(campaign)s cannot filter on %(field)s: "
+                "%(error)s Remove this condition or ask an administrator to "
+                "write the segment.",
+                campaign=campaign_name,
+                field=field_path,
+                error=error_text,
+            ))
 
     # ------------------------------------------------------------
     # CRUD

@@ -1,4 +1,10 @@
+import ast
+
+import psycopg2
+
 from odoo import api, fields, models, tools
+from odoo.exceptions import AccessError
+from odoo.fields import Domain
 
 from .montanes_scoring_rule import EVENT_TYPES, SCORE_FIELDS
 
@@ -150,13 +156,35 @@ class CrmLead(models.Model):
         ]
 
     @api.model
+    def _montanes_find_unsearchable_condition(self, domain_text):
+        """Return ``(field_path, error_text)`` of the first condition of ``domain_text`` that the
+        current user cannot search leads with, or None when every condition runs.
+
+        Scoring and campaign enrolment evaluate conditions as superuser, so their authors'
+        conditions are run here as the authors first. Text that does not parse returns None:
+        the callers' own constraints report it.
+        """
+        try:
+            domain = Domain(ast.literal_eval(domain_text or '[]'))
+        except (ValueError, TypeError, SyntaxError, KeyError, MemoryError, RecursionError):
+            return None
+        for condition in domain.iter_conditions():
+            try:
+                # A failing query must not abort the transaction of the caller's write.
+                with self.env.cr.savepoint():
+                    self.search_count(condition, limit=1)
+            except (AccessError, ValueError, TypeError, psycopg2.DataError) as error:
+                return condition.field_expr, str(error).split('\n', 1)[0]
+        return None
+
+    @api.model
     @tools.ormcache()
     def _montanes_get_profile_trigger_fields(self):
         """Return the names of the lead fields whose change may alter a profile rule match.
 
         These are the fields named in the conditions of the active profile
-        rules, plus, for computed fields, the fields they are computed from;
-        an empty set when no profile rule is active. A condition through a
+        rules, plus, for computed fields, the fields they are computed from.
+        The set is empty when no profile rule is active. A condition through a
         relation ('source_id.name') is tracked on the lead's own field only.
         The result is cached in the registry because every lead write reads
         it; rule changes clear the cache.

@@ -1,9 +1,7 @@
 import ast
 
-import psycopg2
-
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.fields import Domain
 
 # Behaviour events a rule can react to. The mailing.trace hooks register
@@ -137,24 +135,16 @@ class MontanesScoringRule(models.Model):
         so create() and write() call this check before saving. A condition that
         does not parse is left to _check_domain.
         """
-        try:
-            domain = Domain(ast.literal_eval(domain_text or '[]'))
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return
-        Lead = self.env['crm.lead']
-        for condition in domain.iter_conditions():
-            try:
-                # A failing query must not abort the transaction of the write.
-                with self.env.cr.savepoint():
-                    Lead.search_count(condition, limit=1)
-            except (AccessError, ValueError, TypeError, psycopg2.DataError) as error:
-                raise ValidationError(self.env._(
-                    "The condition of the scoring rule \"%(rule)s\" cannot filter on %(field)s: "
-                    "%(error)s Remove this condition or ask an administrator to write the rule.",
-                    rule=rule_name,
-                    field=condition.field_expr,
-                    error=str(error).split('\n', 1)[0],
-                )) from None
+        unsearchable = self.env['crm.lead']._montanes_find_unsearchable_condition(domain_text)
+        if unsearchable:
+            field_path, error_text = unsearchable
+            raise ValidationError(self.env._(
+                "The condition of the scoring rule \"%(rule)s\" cannot filter on %(field)s: "
+                "%(error)s Remove this condition or ask an administrator to write the rule.",
+                rule=rule_name,
+                field=field_path,
+                error=error_text,
+            ))
 
     @api.model
     def _check_points_range(self, points):
