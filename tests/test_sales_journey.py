@@ -7,9 +7,9 @@ received message raises the lead's score. The lead becomes an opportunity with a
 records two licences and warns the service team. Last, an order placed when no key is left
 fails and leaves nothing behind.
 
-Every business step is an RPC call of the logged-in user on the HTTP server (the test and the
-server share the test transaction); the cron jobs and the mail queue, which no user calls, run
-in the test's own environment.
+Every business step is an RPC call of the logged-in user on the HTTP server, and the test and
+the server share the test transaction. The cron jobs and the mail queue, which no user calls,
+run in the test's own environment.
 """
 
 import base64

@@ -79,7 +79,7 @@ class SaleOrder(models.Model):
             todo = todo.with_env(orders.env)
 
         # Odoo's own confirmation steps do not repeat themselves when run twice: procurement
-        # only asks for the quantity not yet procured.
+        # only requests the quantity not yet procured.
         result = super(SaleOrder, orders)._action_confirm()
 
         if todo:
