@@ -34,6 +34,8 @@ MODULES = ["montanes_lead_scoring", "montanes_campaigns", "montanes_license_inve
 # The segment: the three companies of the spreadsheet named "Carpintería Montaña …", each with
 # its own e-mail address; the journey follows the first one.
 TARGET_EMAIL = "aortega@carpinteriamontana.example"
+# Lead scoring counts pixel loads and clicks from HTTP libraries as machines.
+BROWSER_HEADERS = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}
 SEGMENT_DOMAIN = "[('partner_name', 'ilike', 'Carpintería Montaña')]"
 
 
@@ -307,13 +309,18 @@ class TestSalesJourney(HttpCase):
         self.assertTrue(pixel, "the received e-mail carries the open pixel")
         self.assertTrue(link, "the received e-mail carries a tracked link")
 
+        # The contact reads the e-mail an hour later: hits within seconds of sending count
+        # as security scanners and score nothing.
+        self.env["mailing.trace"].search([("model", "=", "crm.lead"), ("res_id", "=", lead_id)]).write({
+            "sent_datetime": fields.Datetime.now() - relativedelta(hours=1),
+        })
         score_before = self.lead_score(lead_id)
-        opened = self.url_open(pixel.group(0))
+        opened = self.url_open(pixel.group(0), headers=BROWSER_HEADERS)
         self.assertEqual(opened.status_code, 200)
         score_opened = self.lead_score(lead_id)
         self.assertEqual(score_opened - score_before, self.behaviour_points("email_open"))
 
-        clicked = self.url_open(link.group(0), allow_redirects=False)
+        clicked = self.url_open(link.group(0), allow_redirects=False, headers=BROWSER_HEADERS)
         self.assertIn(clicked.status_code, (301, 302, 303))
         target = clicked.headers["Location"]
         self.assertTrue(target.startswith("https://montanessoluciones.example/demo?"), target)
@@ -322,7 +329,7 @@ class TestSalesJourney(HttpCase):
         self.assertEqual(score_clicked - score_opened, self.behaviour_points("email_click"))
 
         # A second open of the same e-mail scores nothing more.
-        self.url_open(pixel.group(0))
+        self.url_open(pixel.group(0), headers=BROWSER_HEADERS)
         self.assertEqual(self.lead_score(lead_id), score_clicked)
 
         first_step.invalidate_recordset()

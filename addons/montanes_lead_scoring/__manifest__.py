@@ -17,11 +17,13 @@
         "security/montanes_lead_scoring_security.xml",
         "security/ir.model.access.csv",
         "data/montanes_scoring_rule_data.xml",
+        "data/montanes_tracking_hit_data.xml",
         "wizards/montanes_lead_import_views.xml",
         "views/montanes_scoring_rule_views.xml",
         "views/montanes_lead_score_line_views.xml",
         "views/crm_lead_views.xml",
         "views/montanes_lead_scoring_menus.xml",
+        "views/montanes_tracking_hit_views.xml",
     ],
     "demo": [
         "demo/res_users_demo.xml",

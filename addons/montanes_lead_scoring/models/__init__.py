@@ -3,3 +3,7 @@ from . import montanes_lead_score_line
 from . import crm_lead
 from . import mailing_trace
 from . import crm_lead_import
+from . import montanes_tracking_rate
+from . import montanes_tracking_hit
+from . import mailing_trace_machine
+from . import mailing_mailing_machine

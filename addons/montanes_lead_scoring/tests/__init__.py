@@ -3,3 +3,5 @@ from . import test_mailing_events
 from . import test_lead_import_normalize
 from . import test_lead_import
 from . import test_scoring_rule_checks
+from . import test_machine_hits
+from . import test_tracking_route

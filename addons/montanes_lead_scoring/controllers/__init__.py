@@ -1,0 +1,2 @@
+from . import mailing_tracking
+from . import website_tracking

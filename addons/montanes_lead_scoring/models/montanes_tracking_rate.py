@@ -1,0 +1,72 @@
+import logging
+from datetime import timedelta
+
+from odoo import api, fields, models, modules
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+# Length of one rate-limit window, in seconds.
+RATE_WINDOW_SECONDS = 60
+
+# Windows older than this are deleted by the tracking clean-up cron.
+RATE_WINDOW_RETENTION = timedelta(hours=1)
+
+
+class MontanesTrackingRate(models.Model):
+    """Request counter of one client over one minute, shared by every worker.
+
+    Counting in the database rather than in process memory keeps the limit right
+    when several workers serve the same client.
+    """
+    _name = 'montanes.tracking.rate'
+    _description = 'Tracking Rate Limit Window'
+    _order = 'window_start desc, id desc'
+    _rec_name = 'key'
+    _log_access = False
+
+    key = fields.Char(string='Client Key', required=True, readonly=True)
+    window_start = fields.Datetime(string='Window Start', required=True, readonly=True)
+    hit_count = fields.Integer(string='Requests', required=True, readonly=True)
+
+    _key_window_unique = models.UniqueIndex('(key, window_start)')
+
+    @api.model
+    def _consume(self, limits):
+        """Count one request against each ``(key, max_requests)`` of ``limits``.
+
+        The counters are written and committed in a transaction of their own at
+        READ COMMITTED, so that concurrent requests of one client queue on the
+        counter row instead of failing with a serialization error, and a request
+        that is rejected later still counts.
+
+        :return: True when every counter is within its maximum
+        """
+        now = fields.Datetime.now()
+        window_start = now.replace(second=0, microsecond=0)
+        keys = [key for key, _max in limits]
+        query = SQL(
+            """
+            INSERT INTO montanes_tracking_rate (key, window_start, hit_count)
+            SELECT key, %s, 1 FROM unnest(%s::varchar[]) AS key
+            ON CONFLICT (key, window_start) DO UPDATE SET hit_count = montanes_tracking_rate.hit_count + 1
+            RETURNING key, hit_count
+            """,
+            window_start, keys,
+        )
+        if modules.module.current_test:
+            # Tests share one transaction with the request, so the counters stay in it.
+            counts = dict(self.env.execute_query(query))
+        else:
+            with self.env.registry.cursor() as cr:
+                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                cr.execute(query)
+                counts = dict(cr.fetchall())
+        return all(counts.get(key, 0) <= max_requests for key, max_requests in limits)
+
+    @api.model
+    def _delete_expired_windows(self):
+        limit = fields.Datetime.now() - RATE_WINDOW_RETENTION
+        # Raw SQL: a burst of clients can leave many rows, and nothing reads old windows.
+        self.env.execute_query(SQL("DELETE FROM montanes_tracking_rate WHERE window_start < %s", limit))
+        self.invalidate_model()

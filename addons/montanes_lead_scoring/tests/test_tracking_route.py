@@ -1,0 +1,311 @@
+import json
+from datetime import datetime, timedelta
+
+from odoo.tests import HttpCase, tagged
+from odoo.tools.misc import hash_sign
+
+from .common import MontanesScoringCommon
+
+WEBSITE_ORIGIN = 'https://www.montanessoluciones.example'
+FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0'
+TOKEN_SCOPE = 'montanes_lead_scoring.website_visitor'
+
+
+@tagged('post_install', '-at_install')
+class TestTrackingRoute(MontanesScoringCommon, HttpCase):
+    """The public route that the company website reports page views and forms to."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env['ir.config_parameter'].set_param(
+            'montanes_lead_scoring.website_origins', f'{WEBSITE_ORIGIN}, https://tienda.montanessoluciones.example/',
+        )
+        cls.lead_pilar = cls._create_lead(
+            name='Construcciones Valle: licencias',
+            contact_name='Pilar Garrido Domínguez',
+            email_from='pilar.garrido@construccionesvalle.example',
+        )
+        cls.lead_marta = cls._create_lead(
+            name='Talleres Puerto: renovación',
+            contact_name='Marta Torres Moreno',
+            email_from='marta.torres@tallerespuerto.example',
+        )
+        # The score ledger defines the website event types. Without them the hits are
+        # still checked and recorded, and only the score checks are skipped.
+        Rule = cls.env['montanes.scoring.rule']
+        event_types = dict(Rule._fields['event_type'].selection)
+        cls.scores_website_events = {'page_view', 'info_request'} <= set(event_types)
+        if cls.scores_website_events:
+            Rule.create([{
+                'name': 'Page visited',
+                'rule_type': 'behaviour',
+                'event_type': 'page_view',
+                'points': 2,
+            }, {
+                'name': 'Information requested',
+                'rule_type': 'behaviour',
+                'event_type': 'info_request',
+                'points': 25,
+            }])
+        Hit = cls.env['montanes.tracking.hit']
+        cls.token_pilar = Hit._sign_visitor_token(cls.lead_pilar.id, 0)
+        cls.token_marta = Hit._sign_visitor_token(cls.lead_marta.id, 0)
+        cls.hit_number = 0
+
+    def _require_website_scoring(self):
+        if not self.scores_website_events:
+            self.skipTest("the score ledger of this database has no 'page_view' and 'info_request' events")
+
+    def _hit(self, **values):
+        """Return the JSON values of a valid page view of Pilar, with ``values`` applied."""
+        self.hit_number += 1
+        hit = {
+            'token': self.token_pilar,
+            'hit_id': f'{self.hit_number:04d}-7b0e-4a5e-9d55-6f1e3c2a8b90',
+            'event': 'page_view',
+            'url': f'{WEBSITE_ORIGIN}/licencias/antivirus',
+        }
+        hit.update(values)
+        return hit
+
+    def _post(self, body, origin=WEBSITE_ORIGIN, headers=None):
+        if not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        request_headers = {'Content-Type': 'text/plain;charset=UTF-8', 'User-Agent': FIREFOX}
+        if origin:
+            request_headers['Origin'] = origin
+        request_headers.update(headers or {})
+        return self.url_open('/montanes/track', data=body, headers=request_headers, method='POST')
+
+    def _written_counts(self):
+        """Return the number of hits, rate-limit rows and score entries in the database."""
+        self.env.flush_all()
+        self.env.cr.execute("""
+            SELECT (SELECT count(*) FROM montanes_tracking_hit),
+                   (SELECT count(*) FROM montanes_tracking_rate),
+                   (SELECT count(*) FROM montanes_lead_score_line)
+        """)
+        return self.env.cr.fetchone()
+
+    def assertRejected(self, response, status, written_before):
+        self.assertEqual(response.status_code, status)
+        self.assertEqual(response.content, b'', 'an error response has no body')
+        self.assertEqual(self._written_counts(), written_before, 'a rejected request writes nothing')
+
+    # ------------------------------------------------------------
+    # ACCEPTED HITS
+    # ------------------------------------------------------------
+
+    def test_page_view_scores_lead(self):
+        self._require_website_scoring()
+        response = self._post(self._hit(url=f'{WEBSITE_ORIGIN}/licencias/antivirus?email=pilar%40x.example#precio'))
+
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(response.content, b'')
+        self.assertEqual(response.headers['Access-Control-Allow-Origin'], WEBSITE_ORIGIN)
+        self.assertNotIn('Set-Cookie', response.headers, 'the route opens no Odoo session')
+        hit = self.env['montanes.tracking.hit'].search([('lead_id', '=', self.lead_pilar.id)])
+        self.assertEqual(len(hit), 1)
+        self.assertEqual((hit.hit_type, hit.classification), ('page_view', 'human'))
+        self.assertEqual(hit.url, f'{WEBSITE_ORIGIN}/licencias/antivirus', 'query and fragment are dropped')
+        self.assertEqual(self.lead_pilar.montanes_score_engagement, 2)
+        line = self.lead_pilar.montanes_score_line_ids
+        self.assertEqual(line.source_ref, f'montanes.tracking.hit,{hit.id}')
+        self.assertEqual(line.event_type, 'page_view')
+        self.assertEqual(self.lead_marta.montanes_score, 0)
+
+    def test_form_submit_is_information_request(self):
+        self._require_website_scoring()
+        response = self._post(self._hit(event='form_submit', url=f'{WEBSITE_ORIGIN}/contacto'))
+
+        self.assertEqual(response.status_code, 204)
+        line = self.lead_pilar.montanes_score_line_ids
+        self.assertEqual((line.event_type, line.points), ('info_request', 25))
+        self.assertEqual(self.env['montanes.tracking.hit'].search([]).hit_type, 'form_submit')
+
+    def test_each_hit_scores_once(self):
+        self._require_website_scoring()
+        self._post(self._hit())
+        self._post(self._hit())
+        lines = self.lead_pilar.montanes_score_line_ids
+        self.assertEqual(len(lines), 2, 'two page views are two events')
+        self.assertEqual(len(set(lines.mapped('source_ref'))), 2)
+
+    def test_preflight(self):
+        response = self.url_open('/montanes/track', method='OPTIONS', headers={
+            'Origin': 'https://tienda.montanessoluciones.example',
+            'Access-Control-Request-Method': 'POST',
+        })
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(response.headers['Access-Control-Allow-Origin'], 'https://tienda.montanessoluciones.example')
+        self.assertEqual(response.headers['Access-Control-Allow-Methods'], 'POST')
+
+        response = self.url_open('/montanes/track', method='OPTIONS', headers={'Origin': 'https://evil.example'})
+        self.assertEqual(response.status_code, 403)
+        self.assertNotIn('Access-Control-Allow-Origin', response.headers)
+
+    def test_pixel_fallback(self):
+        self._require_website_scoring()
+        hit = self._hit()
+        response = self.url_open(
+            '/montanes/track/pixel.gif?' + '&'.join(f'{key}={value}' for key, value in hit.items()),
+            headers={'Referer': f'{WEBSITE_ORIGIN}/licencias/antivirus', 'User-Agent': FIREFOX},
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.headers['Content-Type'], 'image/gif')
+        self.assertEqual(self.lead_pilar.montanes_score, 2)
+
+        written = self._written_counts()
+        response = self.url_open('/montanes/track/pixel.gif?' + '&'.join(
+            f'{key}={value}' for key, value in self._hit().items()
+        ))
+        self.assertRejected(response, 403, written)
+
+    # ------------------------------------------------------------
+    # TOKENS
+    # ------------------------------------------------------------
+
+    def test_forged_token(self):
+        written = self._written_counts()
+        for token in ('', 'abc', 'A' * 120, self.token_pilar[:-2] + 'xx', '%%%', 'AQ', 'AQAAAAAAAAAA' * 50):
+            with self.subTest(token=token):
+                self.assertRejected(self._post(self._hit(token=token)), 403, written)
+
+    def test_tampered_token_lead(self):
+        """Re-encoding the token with another lead id breaks its signature."""
+        import base64  # noqa: PLC0415
+
+        raw = base64.urlsafe_b64decode(self.token_pilar + '===')
+        forged = raw.replace(f'"lead": {self.lead_pilar.id}'.encode(), f'"lead": {self.lead_marta.id}'.encode())
+        self.assertNotEqual(forged, raw)
+        token = base64.urlsafe_b64encode(forged).decode().rstrip('=')
+
+        written = self._written_counts()
+        self.assertRejected(self._post(self._hit(token=token)), 403, written)
+        self.assertEqual(self.lead_marta.montanes_score, 0)
+
+    def test_expired_token(self):
+        token = hash_sign(
+            self.env, TOKEN_SCOPE, {'lead': self.lead_pilar.id, 'trace': 0},
+            expiration=datetime.now() - timedelta(seconds=1),
+        )
+        written = self._written_counts()
+        self.assertRejected(self._post(self._hit(token=token)), 403, written)
+
+    def test_token_of_other_scope(self):
+        token = hash_sign(self.env, 'mail.some_other_use', {'lead': self.lead_pilar.id, 'trace': 0})
+        written = self._written_counts()
+        self.assertRejected(self._post(self._hit(token=token)), 403, written)
+
+    def test_replayed_hit(self):
+        hit = self._hit()
+        self.assertEqual(self._post(hit).status_code, 204)
+        written = self._written_counts()
+        response = self._post(hit)
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(self._written_counts()[0::2], written[0::2], 'a replay adds no hit and no score')
+        if self.scores_website_events:
+            self.assertEqual(self.lead_pilar.montanes_score, 2)
+
+    def test_same_answer_for_deleted_lead(self):
+        token = self.env['montanes.tracking.hit']._sign_visitor_token(self.lead_marta.id, 0)
+        self.lead_marta.unlink()
+        known = self._post(self._hit())
+        unknown = self._post(self._hit(token=token))
+
+        self.assertEqual(unknown.status_code, known.status_code)
+        self.assertEqual(unknown.content, known.content)
+        ignored = {'Date', 'Content-Length'}
+        self.assertEqual(
+            {key: value for key, value in unknown.headers.items() if key not in ignored},
+            {key: value for key, value in known.headers.items() if key not in ignored},
+        )
+
+    # ------------------------------------------------------------
+    # HOSTILE INPUT
+    # ------------------------------------------------------------
+
+    def test_wrong_or_missing_origin(self):
+        written = self._written_counts()
+        for origin in (None, 'https://evil.example', 'http://www.montanessoluciones.example',
+                       f'{WEBSITE_ORIGIN}.evil.example', 'null'):
+            with self.subTest(origin=origin):
+                response = self._post(self._hit(), origin=origin)
+                self.assertRejected(response, 403, written)
+                self.assertNotIn('Access-Control-Allow-Origin', response.headers)
+
+    def test_invalid_bodies(self):
+        written = self._written_counts()
+        bodies = [
+            b'not json',
+            b'',
+            b'\xff\xfe\x00',
+            b'[' * 1020 + b']' * 1020,
+            json.dumps([self._hit()]),
+            json.dumps('page_view'),
+            self._hit(lead_id=self.lead_marta.id),
+            self._hit(email='marta.torres@tallerespuerto.example'),
+            self._hit(event='purchase'),
+            self._hit(event=['page_view']),
+            self._hit(hit_id='short'),
+            self._hit(hit_id='x' * 65),
+            self._hit(hit_id="'; DROP TABLE crm_lead; --------"),
+            self._hit(url='https://evil.example/licencias'),
+            self._hit(url=None),
+            self._hit(url=12),
+            self._hit(token=None),
+        ]
+        for body in bodies:
+            with self.subTest(body=str(body)[:80]):
+                response = self._post(body)
+                self.assertIn(response.status_code, (400, 403))
+                self.assertRejected(response, response.status_code, written)
+
+    def test_oversized_body(self):
+        written = self._written_counts()
+        response = self._post(self._hit(url=f'{WEBSITE_ORIGIN}/' + 'a' * 5000))
+        self.assertEqual(response.status_code, 413)
+        self.assertEqual(self._written_counts(), written)
+
+    def test_long_fields_are_bounded(self):
+        long_path = '/'.join(['licencias'] * 150)
+        response = self._post(
+            self._hit(url=f'{WEBSITE_ORIGIN}/{long_path}'),
+            headers={'User-Agent': 'Mozilla/5.0 ' + 'x' * 1000},
+        )
+        self.assertEqual(response.status_code, 204)
+        hit = self.env['montanes.tracking.hit'].search([])
+        self.assertEqual(len(hit.url), 500)
+        self.assertEqual(len(hit.user_agent), 300)
+
+    def test_burst_is_rate_limited(self):
+        statuses = [self._post(self._hit()).status_code for _i in range(32)]
+        self.assertEqual(statuses[:30], [204] * 30)
+        self.assertEqual(statuses[30:], [429, 429])
+        self.assertEqual(self.env['montanes.tracking.hit'].search_count([]), 30)
+        if self.scores_website_events:
+            self.assertEqual(self.lead_pilar.montanes_score, 60)
+
+        response = self._post(self._hit(token=self.token_marta))
+        self.assertEqual(response.status_code, 204, 'another visitor on the same address still gets through')
+
+    def test_never_server_error(self):
+        hostile = [
+            ('POST', b'{"token": "' + b'\\u0000' * 300 + b'"}'),
+            ('POST', b'{"token": {"$gt": ""}, "hit_id": 1, "event": null, "url": []}'),
+            ('POST', b'1e999999'),
+            ('POST', b'{"a":' * 400 + b'1' + b'}' * 400),
+            ('PUT', b'{}'),
+            ('GET', None),
+            ('DELETE', None),
+        ]
+        for method, body in hostile:
+            with self.subTest(method=method, body=(body or b'')[:40]):
+                response = self.url_open(
+                    '/montanes/track', data=body, method=method,
+                    headers={'Origin': WEBSITE_ORIGIN, 'Content-Type': 'application/json'},
+                )
+                self.assertLess(response.status_code, 500)
+                self.assertGreaterEqual(response.status_code, 400)
+        self.assertEqual(self.env['montanes.tracking.hit'].search_count([]), 0)
