@@ -1,13 +1,7 @@
-import logging
 from datetime import timedelta
 
 from odoo import api, fields, models, modules
 from odoo.tools import SQL
-
-_logger = logging.getLogger(__name__)
-
-# Length of one rate-limit window, in seconds.
-RATE_WINDOW_SECONDS = 60
 
 # Windows older than this are deleted by the tracking clean-up cron.
 RATE_WINDOW_RETENTION = timedelta(hours=1)
@@ -35,17 +29,35 @@ class MontanesTrackingRate(models.Model):
     def _consume(self, limits):
         """Count one request against each ``(key, max_requests)`` of ``limits``.
 
-        The counters are written and committed in a transaction of their own at
-        READ COMMITTED, so that concurrent requests of one client queue on the
-        counter row instead of failing with a serialization error, and a request
-        that is rejected later still counts.
-
         :return: True when every counter is within its maximum
         """
-        now = fields.Datetime.now()
-        window_start = now.replace(second=0, microsecond=0)
         keys = [key for key, _max in limits]
-        query = SQL(
+        if modules.module.current_test:
+            # Tests share one transaction with the request, so the counters stay in it.
+            counts = self._increment_counters(self.env.cr, keys)
+        else:
+            counts = self._increment_counters_committed(keys)
+        return all(counts.get(key, 0) <= max_requests for key, max_requests in limits)
+
+    @api.model
+    def _increment_counters_committed(self, keys):
+        """Add one request to the current window of each of ``keys`` in a transaction of
+        their own, committed at once, and return ``{key: requests in the window}``.
+
+        The transaction runs at READ COMMITTED: concurrent requests of one client
+        then queue on the counter row instead of failing with the serialization
+        error of Odoo's REPEATABLE READ, and a request rejected later still counts.
+        """
+        with self.env.registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            return self._increment_counters(cr, keys)
+
+    @api.model
+    def _increment_counters(self, cr, keys):
+        window_start = fields.Datetime.now().replace(second=0, microsecond=0)
+        # Raw SQL because the ORM has no upsert: the row lock of ON CONFLICT DO UPDATE
+        # makes two workers counting the same client add up instead of overwrite.
+        cr.execute(SQL(
             """
             INSERT INTO montanes_tracking_rate (key, window_start, hit_count)
             SELECT key, %s, 1 FROM unnest(%s::varchar[]) AS key
@@ -53,16 +65,8 @@ class MontanesTrackingRate(models.Model):
             RETURNING key, hit_count
             """,
             window_start, keys,
-        )
-        if modules.module.current_test:
-            # Tests share one transaction with the request, so the counters stay in it.
-            counts = dict(self.env.execute_query(query))
-        else:
-            with self.env.registry.cursor() as cr:
-                cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                cr.execute(query)
-                counts = dict(cr.fetchall())
-        return all(counts.get(key, 0) <= max_requests for key, max_requests in limits)
+        ))
+        return dict(cr.fetchall())
 
     @api.model
     def _delete_expired_windows(self):
