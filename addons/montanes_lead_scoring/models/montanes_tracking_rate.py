@@ -47,9 +47,12 @@ class MontanesTrackingRate(models.Model):
         The transaction runs at READ COMMITTED: concurrent requests of one client
         then queue on the counter row instead of failing with the serialization
         error of Odoo's REPEATABLE READ, and a request rejected later still counts.
+        The commit does not wait for the disk: a crash may lose the last counts,
+        which only lets a few more requests through.
         """
         with self.env.registry.cursor() as cr:
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            cr.execute("SET LOCAL synchronous_commit TO OFF")
             return self._increment_counters(cr, keys)
 
     @api.model
