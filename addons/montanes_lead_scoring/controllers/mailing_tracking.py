@@ -8,6 +8,8 @@ from odoo.tools import consteq
 
 from odoo.addons.mass_mailing.controllers.main import MassMailController
 
+from ..models.mail_mail_tracking import LINK_SIGNATURE_PARAMETER
+
 # The transparent 1x1 GIF that Odoo's open pixel returns.
 BLANK_GIF = base64.b64decode(b'R0lGODlhAQABAIAAANvf7wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==')
 
@@ -54,6 +56,9 @@ class MontanesMassMailController(MassMailController):
             return request.redirect(redirect_url, code=301, local=False)
 
         response = super().full_url_redirect(code, mailing_trace_id, **post)
+        if not Hit._check_trace_link_signature(trace.id, post.get(LINK_SIGNATURE_PARAMETER)):
+            # Odoo's unsigned link: anyone can build it for any trace, so it gets no visitor token.
+            return response
         tokenized_url = Hit._add_visitor_token_to_url(redirect_url, trace)
         if tokenized_url != redirect_url:
             # The token expires, so browsers must not cache this redirect as Odoo's 301 allows.

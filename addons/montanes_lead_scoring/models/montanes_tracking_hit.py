@@ -5,8 +5,8 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from odoo import api, fields, models
-from odoo.tools import SQL
-from odoo.tools.misc import hash_sign, verify_hash_signed
+from odoo.tools import SQL, consteq
+from odoo.tools.misc import hash_sign, hmac, verify_hash_signed
 
 _logger = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ RETENTION_PARAM = 'montanes_lead_scoring.tracking_hit_retention_days'
 # Visitor tokens: the HMAC scope (signed with the database secret), the query parameter
 # that carries them from the tracked link to the website, and their validity in days.
 TOKEN_SCOPE = 'montanes_lead_scoring.website_visitor'
+LINK_SCOPE = 'montanes_lead_scoring.trace_link'
 TOKEN_QUERY_PARAMETER = 'montanes_token'
 DEFAULT_TOKEN_DAYS = 90
 TOKEN_DAYS_PARAM = 'montanes_lead_scoring.website_token_days'
@@ -295,6 +296,16 @@ class MontanesTrackingHit(models.Model):
         if not isinstance(values, dict) or not isinstance(values.get('lead'), int):
             return None
         return values
+
+    @api.model
+    def _sign_trace_link(self, trace_id):
+        """Return the HMAC-SHA256, with the database secret, that the tracked links of the
+        e-mail of ``trace_id`` carry."""
+        return hmac(self.sudo().env, LINK_SCOPE, trace_id)
+
+    @api.model
+    def _check_trace_link_signature(self, trace_id, signature):
+        return isinstance(signature, str) and consteq(signature, self._sign_trace_link(trace_id))
 
     @api.model
     def _add_visitor_token_to_url(self, url, trace):

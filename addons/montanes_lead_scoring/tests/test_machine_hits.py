@@ -56,12 +56,15 @@ class TestMachineHits(MontanesScoringCommon, MassMailCase, HttpCase):
         token = mail._generate_mail_recipient_token(mail.id)
         return self.url_open(f'/mail/track/{mail.id}/{token}/blank.gif', headers={'User-Agent': user_agent})
 
-    def _click(self, trace, user_agent, link_index=0):
+    def _click(self, trace, user_agent, link_index=0, signature=None):
+        """Follow a link of the e-mail of ``trace``, signed as in the e-mail unless ``signature`` is given."""
         mail = self.env['mail.mail'].sudo().browse(trace.mail_mail_id_int)
         codes = list(dict.fromkeys(re.findall(r'/r/([\w-]+)', mail.body_html)))
         self.assertEqual(len(codes), 2, 'the mailing has two shortened links')
+        if signature is None:
+            signature = self.env['montanes.tracking.hit']._sign_trace_link(trace.id)
         return self.url_open(
-            f'/r/{codes[link_index]}/m/{trace.id}',
+            f'/r/{codes[link_index]}/m/{trace.id}?montanes_sig={signature}',
             headers={'User-Agent': user_agent},
             allow_redirects=False,
         )
@@ -214,6 +217,28 @@ class TestMachineHits(MontanesScoringCommon, MassMailCase, HttpCase):
         self.assertIn('utm_medium', parse_qs(location.query), 'the UTM parameters are kept')
         self.assertTrue(trace.links_click_datetime)
         self.assertEqual(self.lead_pilar.montanes_score, 15, 'a human click scores the open and the click')
+
+    @mute_logger('odoo.addons.mail.models.mail_mail')
+    def test_unsigned_click_has_no_token(self):
+        """Anyone can call Odoo's redirect with any trace id, so only signed links get a token."""
+        self.env['ir.config_parameter'].set_param('montanes_lead_scoring.website_origins', WEBSITE_ORIGIN)
+        trace = self._send_mailing(seconds_ago=3600)
+        for signature in ('', '0' * 64, self.env['montanes.tracking.hit']._sign_trace_link(trace.id + 1)):
+            with self.subTest(signature=signature):
+                response = self._click(trace, FIREFOX, signature=signature)
+                self.assertEqual(response.status_code, 301)
+                self.assertNotIn('montanes_token', response.headers['Location'])
+        self.assertTrue(trace.links_click_datetime, 'the click itself still counts, as in Odoo')
+
+    @mute_logger('odoo.addons.mail.models.mail_mail')
+    def test_sent_links_are_signed(self):
+        trace = self._send_mailing(seconds_ago=3600)
+        mail = self.env['mail.mail'].sudo().browse(trace.mail_mail_id_int)
+        body = mail._prepare_outgoing_body()
+        signature = self.env['montanes.tracking.hit']._sign_trace_link(trace.id)
+        signed_links = re.findall(rf'/r/[\w-]+/m/{trace.id}\?montanes_sig={signature}"', body)
+        self.assertEqual(len(signed_links), 2, 'both links of the e-mail carry the signature')
+        self.assertEqual(len(re.findall(r'/r/[\w-]+/m/\d+', body)), 2)
 
     @mute_logger('odoo.addons.mail.models.mail_mail')
     def test_click_to_other_site_has_no_token(self):
