@@ -308,4 +308,18 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
                 )
                 self.assertLess(response.status_code, 500)
                 self.assertGreaterEqual(response.status_code, 400)
+
+        referer = {'Referer': f'{WEBSITE_ORIGIN}/'}
+        hostile_queries = [
+            'token=&hit_id=&event=&url=',
+            'event=page_view&event=form_submit',
+            f'token={self.token_pilar}&hit_id=0123456789abcdef&event=page_view&url=' + 'x' * 20000,
+            f'token={self.token_pilar}&hit_id=0123456789abcdef&event=page_view&url=%00%ff',
+            f'token={self.token_pilar}&hit_id=0123456789abcdef&event=page_view&url=javascript:alert(1)',
+            'lead=1&token=x',
+        ]
+        for query in hostile_queries:
+            with self.subTest(query=query[:60]):
+                response = self.url_open(f'/montanes/track/pixel.gif?{query}', headers=referer)
+                self.assertIn(response.status_code, (400, 403))
         self.assertEqual(self.env['montanes.tracking.hit'].search_count([]), 0)
