@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.tools import SQL, consteq
 from odoo.tools.misc import hash_sign, hmac, verify_hash_signed
 
@@ -192,7 +192,13 @@ class MontanesTrackingHit(models.Model):
         """Return the scanner delay in seconds from the system parameter, or the default when
         the parameter is missing or not a whole number between 0 and 3600."""
         value = self.env['ir.config_parameter'].sudo().get_param(SCANNER_DELAY_PARAM)
-        if value in (None, False, ''):
+        return self._parse_scanner_delay(value or '')
+
+    @api.model
+    @tools.ormcache('value')
+    def _parse_scanner_delay(self, value):
+        # Cached per value, so an invalid value is logged once per worker, not on every hit.
+        if not value:
             return DEFAULT_SCANNER_DELAY_SECONDS
         try:
             delay = int(value)
@@ -232,6 +238,12 @@ class MontanesTrackingHit(models.Model):
         """Return the set of website origins allowed to report hits, lower-case, without
         trailing slash. Entries that are not a bare http(s) origin are ignored."""
         value = self.env['ir.config_parameter'].sudo().get_param(WEBSITE_ORIGINS_PARAM) or ''
+        return self._parse_website_origins(value)
+
+    @api.model
+    @tools.ormcache('value')
+    def _parse_website_origins(self, value):
+        # Cached per value, so an invalid entry is logged once per worker, not on every request.
         origins = set()
         for entry in re.split(r'[\s,]+', value.strip().lower()):
             origin = entry.rstrip('/')
@@ -240,7 +252,10 @@ class MontanesTrackingHit(models.Model):
             if ORIGIN_PATTERN.fullmatch(origin):
                 origins.add(origin)
             else:
-                _logger.warning("Ignoring invalid website origin %r in system parameter %s", entry, WEBSITE_ORIGINS_PARAM)
+                _logger.warning(
+                    "Ignoring invalid website origin %r in system parameter %s: expected https://host[:port]",
+                    entry, WEBSITE_ORIGINS_PARAM,
+                )
         return frozenset(origins)
 
     @api.model

@@ -6,3 +6,4 @@ from . import test_scoring_rule_checks
 from . import test_machine_hits
 from . import test_tracking_route
 from . import test_tracking_concurrency
+from . import test_machine_tour
