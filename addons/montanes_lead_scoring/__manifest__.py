@@ -24,6 +24,7 @@
         "views/crm_lead_views.xml",
         "views/montanes_lead_scoring_menus.xml",
         "views/montanes_tracking_hit_views.xml",
+        "views/res_config_settings_tracking_views.xml",
     ],
     "demo": [
         "demo/res_users_demo.xml",

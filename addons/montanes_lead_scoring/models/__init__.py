@@ -8,3 +8,4 @@ from . import montanes_tracking_hit
 from . import mailing_trace_machine
 from . import mailing_mailing_machine
 from . import mail_mail_tracking
+from . import res_config_settings_tracking

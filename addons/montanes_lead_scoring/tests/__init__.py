@@ -7,3 +7,4 @@ from . import test_machine_hits
 from . import test_tracking_route
 from . import test_tracking_concurrency
 from . import test_machine_tour
+from . import test_tracking_settings
