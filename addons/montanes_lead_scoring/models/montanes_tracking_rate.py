@@ -29,6 +29,9 @@ class MontanesTrackingRate(models.Model):
     def _consume(self, limits):
         """Count one request against each ``(key, max_requests)`` of ``limits``.
 
+        The counts are committed at once, so a request that Odoo retries after a
+        serialization failure counts once per attempt.
+
         :return: True when every counter is within its maximum
         """
         keys = [key for key, _max in limits]
