@@ -1,2 +1,3 @@
+from . import test_campaign_engine
 from . import test_campaign_flow
 from . import test_campaign_segment
