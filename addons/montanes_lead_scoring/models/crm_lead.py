@@ -1,12 +1,16 @@
 import ast
+import logging
 
 import psycopg2
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
+from odoo.tools import SQL
 
-from .montanes_scoring_rule import EVENT_TYPES, SCORE_FIELDS
+from .montanes_scoring_rule import EVENT_TYPES, MAX_RULE_POINTS, SCORE_FIELDS
+
+_logger = logging.getLogger(__name__)
 
 
 class CrmLead(models.Model):
@@ -36,6 +40,17 @@ class CrmLead(models.Model):
         store=True,
         index=True,
         help='Profile score plus engagement score.',
+    )
+    montanes_band_id = fields.Many2one(
+        comodel_name='montanes.score.band',
+        string='Score Band',
+        default=lambda self: self._montanes_get_band_for_score(0),
+        index=True,
+        readonly=True,
+        copy=False,
+        ondelete='set null',
+        help='Band of the total score (Frío, Templado, Caliente). '
+        'Entering a band sets the priority stars of the lead and runs the band\'s actions.',
     )
 
     # ------------------------------------------------------------
@@ -73,6 +88,44 @@ class CrmLead(models.Model):
             self._montanes_recompute_profile_score()
         return result
 
+    def _merge_dependences(self, opportunities):
+        super()._merge_dependences(opportunities)
+        self._montanes_merge_score_lines(opportunities)
+
+    def _montanes_merge_score_lines(self, opportunities):
+        """Move the score entries of merged ``opportunities`` to ``self``, the lead they merge into.
+
+        An event that scored both leads for the same rule (a "once per lead"
+        rule, for example) keeps one entry. Profile entries are not moved
+        because the merged lead's profile is scored again.
+        """
+        self.ensure_one()
+        self.env['montanes.lead.score.line'].flush_model()
+        moved = self.env.execute_query(SQL(
+            """
+            UPDATE montanes_lead_score_line line
+               SET lead_id = %(master_id)s, company_id = %(company_id)s
+              FROM (SELECT DISTINCT ON (rule_id, source_ref, COALESCE(rule_id, id)) id
+                      FROM montanes_lead_score_line
+                     WHERE lead_id = ANY(%(merged_ids)s) AND rule_type <> 'profile'
+                     ORDER BY rule_id, source_ref, COALESCE(rule_id, id), date, id) AS kept
+             WHERE line.id = kept.id
+               AND NOT EXISTS (
+                    SELECT 1 FROM montanes_lead_score_line other
+                     WHERE other.lead_id = %(master_id)s
+                       AND other.rule_id = line.rule_id AND other.source_ref = line.source_ref)
+         RETURNING line.id
+            """,
+            master_id=self.id, company_id=self.company_id.id or None, merged_ids=opportunities.ids,
+        ))
+        if moved:
+            ScoreLine = self.env['montanes.lead.score.line']
+            ScoreLine.invalidate_model(['lead_id', 'company_id'])
+            (self | opportunities).invalidate_recordset(['montanes_score_line_ids'])
+            ScoreLine.sudo()._notify_lines_inserted(self)
+        if self._montanes_get_profile_trigger_fields():
+            self._montanes_recompute_profile_score()
+
     # ------------------------------------------------------------
     # PUBLIC API
     # ------------------------------------------------------------
@@ -106,6 +159,109 @@ class CrmLead(models.Model):
             rules, event_type, source_ref, event_date=event_date, description=description,
         )
         return ScoreLine.sudo()._insert_lines(vals_list).with_env(self.env)
+
+    def _montanes_adjust_score(self, points, reason):
+        """Add a manual score entry of ``points`` to each lead, signed by the current user.
+
+        Manual entries count in the engagement score and stay until someone
+        deletes them.
+
+        :param points: points to add, negative to subtract; not 0
+        :param reason: why the score is adjusted, shown in the breakdown
+        :return: the montanes.lead.score.line records created
+        """
+        if not isinstance(points, int) or not points or abs(points) > MAX_RULE_POINTS:
+            raise UserError(self.env._(
+                "A score adjustment needs a whole number of points other than 0, between "
+                "%(min)s and %(max)s; %(points)s was given.",
+                min=-MAX_RULE_POINTS, max=MAX_RULE_POINTS, points=points,
+            ))
+        if not (reason or '').strip():
+            raise UserError(self.env._("Explain why the score is adjusted: the reason is required."))
+        self.check_access('write')
+        now = fields.Datetime.now()
+        vals_list = [
+            {
+                'lead_id': lead.id,
+                'company_id': lead.company_id.id,
+                'rule_id': False,
+                'rule_type': 'manual',
+                'points': points,
+                'source_ref': f'manual,{self.env.uid},{now.isoformat()}',
+                'date': now,
+                'description': reason.strip(),
+                'user_id': self.env.uid,
+            }
+            for lead in self.sudo()
+        ]
+        return self.env['montanes.lead.score.line'].sudo()._insert_lines(vals_list).with_env(self.env)
+
+    def _montanes_on_band_change(self, old_band_by_lead_id):
+        """React to these leads entering a new score band.
+
+        Called once per crossing, after the new band (``lead.montanes_band_id``)
+        is stored. Overrides must call super().
+
+        :param old_band_by_lead_id: {lead id: montanes.score.band record the lead
+            left, empty recordset when it had none}
+        """
+        self.env['montanes.lead.band.crossing'].sudo().create([
+            {
+                'lead_id': lead.id,
+                'old_band_id': old_band_by_lead_id.get(lead.id, self.env['montanes.score.band']).id,
+                'new_band_id': lead.montanes_band_id.id,
+                'score': lead.montanes_score,
+            }
+            for lead in self
+        ])
+
+    def _montanes_refresh_bands(self, all_leads=False):
+        """Store the band matching the total score of these leads and report each crossing.
+
+        One UPDATE moves the leads whose band is outdated and returns their old
+        band. The row lock it takes makes a concurrent refresh of the same lead
+        wait, then find nothing left to move, so a crossing is reported once.
+
+        :param all_leads: refresh every lead instead of ``self``
+        """
+        thresholds = self._montanes_get_band_thresholds()
+        if not thresholds or not (self or all_leads):
+            return
+        self.env['crm.lead'].flush_model(['montanes_score', 'montanes_band_id', 'priority'])
+        *upper_bands, (_lowest_min, lowest_band_id, lowest_priority) = thresholds
+        band_case = SQL("CASE %s ELSE %s END", SQL(" ").join(
+            SQL("WHEN lead.montanes_score >= %s THEN %s", min_score, band_id)
+            for min_score, band_id, _priority in upper_bands
+        ), lowest_band_id) if upper_bands else SQL("%s", lowest_band_id)
+        priority_case = SQL("CASE %s ELSE %s END", SQL(" ").join(
+            SQL("WHEN lead.montanes_score >= %s THEN %s", min_score, priority)
+            for min_score, _band_id, priority in upper_bands
+        ), lowest_priority) if upper_bands else SQL("%s", lowest_priority)
+        scope = SQL() if all_leads else SQL("AND lead.id = ANY(%s)", self.ids)
+        moved = self.env.execute_query(SQL(
+            """
+            UPDATE crm_lead
+               SET montanes_band_id = target.band_id, priority = target.priority
+              FROM (SELECT lead.id, lead.montanes_band_id AS old_band_id,
+                           %(band_case)s AS band_id, %(priority_case)s AS priority
+                      FROM crm_lead lead
+                     WHERE lead.montanes_band_id IS DISTINCT FROM %(band_case)s %(scope)s
+                       FOR UPDATE) AS target
+             WHERE crm_lead.id = target.id
+         RETURNING crm_lead.id, target.old_band_id
+            """,
+            band_case=band_case, priority_case=priority_case, scope=scope,
+        ))
+        if not moved:
+            return
+        Band = self.env['montanes.score.band'].sudo().with_context(active_test=False)
+        leads = self.env['crm.lead'].sudo().with_context(active_test=False).browse(
+            lead_id for lead_id, _old_band_id in moved)
+        leads.invalidate_recordset(['montanes_band_id', 'priority'])
+        leads.modified(['montanes_band_id', 'priority'])
+        leads._montanes_on_band_change({
+            lead_id: Band.browse(old_band_id) for lead_id, old_band_id in moved
+        })
 
     def _montanes_recompute_profile_score(self):
         """Re-evaluate every profile rule on these leads and update their profile entries."""
@@ -176,6 +332,30 @@ class CrmLead(models.Model):
             except (AccessError, ValueError, TypeError, psycopg2.DataError) as error:
                 return condition.field_expr, str(error).split('\n', 1)[0]
         return None
+
+    @api.model
+    @tools.ormcache()
+    def _montanes_get_band_thresholds(self):
+        """Return ``(min_score, band_id, priority)`` of the active bands, highest first.
+
+        Cached in the registry because every lead creation reads it for the
+        default band; band changes clear the cache.
+        """
+        bands = self.env['montanes.score.band'].sudo().with_context(active_test=True).search(
+            [], order='min_score desc')
+        return tuple((band.min_score, band.id, band.priority) for band in bands)
+
+    @api.model
+    def _montanes_get_band_for_score(self, score):
+        """Return the active band that a total of ``score`` points falls in."""
+        thresholds = self._montanes_get_band_thresholds()
+        if not thresholds:
+            return self.env['montanes.score.band']
+        band_id = next(
+            (band_id for min_score, band_id, _priority in thresholds if score >= min_score),
+            thresholds[-1][1],
+        )
+        return self.env['montanes.score.band'].browse(band_id)
 
     @api.model
     @tools.ormcache()

@@ -30,12 +30,43 @@ class MontanesLeadScoreLine(models.Model):
     rule_id = fields.Many2one(
         comodel_name='montanes.scoring.rule',
         string='Rule',
-        required=True,
         index=True,
         ondelete='cascade',
+        help='Rule that earned these points; empty on manual adjustments.',
     )
-    rule_type = fields.Selection(related='rule_id.rule_type', store=True)
-    points = fields.Integer(string='Points', required=True)
+    rule_type = fields.Selection(
+        selection=[
+            ('profile', 'Profile'),
+            ('behaviour', 'Behaviour'),
+            ('manual', 'Manual adjustment'),
+        ],
+        string='Type',
+        compute='_compute_rule_type',
+        store=True,
+        readonly=False,
+        precompute=True,
+        required=True,
+        help='Profile entries count in the profile score, the others in the engagement score.',
+    )
+    points = fields.Integer(
+        string='Points',
+        required=True,
+        help='Points this entry adds today, after decay; 0 once it has expired.',
+    )
+    points_earned = fields.Integer(
+        string='Points Earned',
+        help='Points the entry gave when it was scored, before any decay.',
+    )
+    expiry_date = fields.Datetime(
+        string='Expires On',
+        help='Date from which the entry no longer counts; empty when it never expires.',
+    )
+    is_expired = fields.Boolean(string='Expired', default=False, index=True)
+    user_id = fields.Many2one(
+        comodel_name='res.users',
+        string='Adjusted By',
+        help='User who added a manual adjustment.',
+    )
     event_type = fields.Selection(selection=EVENT_TYPES, string='Event')
     source_ref = fields.Char(
         string='Source',
@@ -50,6 +81,46 @@ class MontanesLeadScoreLine(models.Model):
         '(lead_id, rule_id, source_ref)',
         'This event has already scored this lead for this rule.',
     )
+    _check_manual_reason = models.Constraint(
+        "CHECK(rule_type <> 'manual' OR (description IS NOT NULL AND user_id IS NOT NULL))",
+        'A manual score adjustment needs a reason and the user who made it.',
+    )
+    _check_rule_set = models.Constraint(
+        "CHECK(rule_type = 'manual' OR rule_id IS NOT NULL)",
+        'A score entry that is not a manual adjustment needs the rule that earned it.',
+    )
+
+    # ------------------------------------------------------------
+    # COMPUTES
+    # ------------------------------------------------------------
+
+    @api.depends('rule_id')
+    def _compute_rule_type(self):
+        for line in self:
+            line.rule_type = line.rule_id.rule_type or 'manual'
+
+    # ------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        self._refresh_lead_bands(lines.lead_id)
+        return lines
+
+    def write(self, vals):
+        leads = self.lead_id
+        result = super().write(vals)
+        if {'points', 'lead_id'} & set(vals):
+            self._refresh_lead_bands(leads | self.lead_id)
+        return result
+
+    def unlink(self):
+        leads = self.lead_id
+        result = super().unlink()
+        self._refresh_lead_bands(leads.exists())
+        return result
 
     # ------------------------------------------------------------
     # TOOLS
@@ -75,10 +146,12 @@ class MontanesLeadScoreLine(models.Model):
         uid = self.env.uid
         rows = [
             SQL(
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                vals['lead_id'], vals['company_id'] or None, vals['rule_id'], vals['rule_type'],
-                vals['points'], vals.get('event_type') or None, vals['source_ref'],
-                vals.get('date') or now, vals.get('description') or None,
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                vals['lead_id'], vals['company_id'] or None, vals['rule_id'] or None, vals['rule_type'],
+                vals['points'], vals.get('points_earned', vals['points']),
+                vals.get('event_type') or None, vals['source_ref'],
+                vals.get('date') or now, vals.get('expiry_date') or None, False,
+                vals.get('description') or None, vals.get('user_id') or None,
                 uid, now, uid, now,
             )
             for vals in vals_list
@@ -88,8 +161,9 @@ class MontanesLeadScoreLine(models.Model):
         inserted = self.env.execute_query(SQL(
             """
             INSERT INTO montanes_lead_score_line
-                (lead_id, company_id, rule_id, rule_type, points, event_type, source_ref,
-                 date, description, create_uid, create_date, write_uid, write_date)
+                (lead_id, company_id, rule_id, rule_type, points, points_earned, event_type,
+                 source_ref, date, expiry_date, is_expired, description, user_id,
+                 create_uid, create_date, write_uid, write_date)
             VALUES %s
             ON CONFLICT (lead_id, rule_id, source_ref) DO NOTHING
             RETURNING id, lead_id
@@ -109,6 +183,13 @@ class MontanesLeadScoreLine(models.Model):
         leads.invalidate_recordset(['montanes_score_line_ids'])
         self.env['montanes.scoring.rule'].invalidate_model(['score_line_ids'])
         leads.modified(['montanes_score_line_ids'])
+        self._refresh_lead_bands(leads)
+
+    @api.model
+    def _refresh_lead_bands(self, leads):
+        """Move ``leads`` to the band of their new total, unless the caller refreshes them later."""
+        if leads and not self.env.context.get('montanes_defer_bands'):
+            leads.sudo()._montanes_refresh_bands()
 
     @api.model
     def _sync_profile_lines(self, rules, leads=None):
@@ -123,7 +204,8 @@ class MontanesLeadScoreLine(models.Model):
         :param leads: crm.lead records to limit the work to; None means every lead
         """
         rules = rules.sudo().with_context(active_test=False)
-        lines_sudo = self.sudo()
+        # Bands move once at the end, so removing then re-adding an entry is no crossing.
+        lines_sudo = self.sudo().with_context(montanes_defer_bands=True)
         leads_model = self.env['crm.lead'].sudo().with_context(active_test=False)
         self.env.flush_all()
 
@@ -177,11 +259,17 @@ class MontanesLeadScoreLine(models.Model):
             )
 
         # 3. Apply the differences.
+        changed_lead_ids = set(lines_sudo.browse(stale_line_ids).lead_id.ids)
+        for line_ids in outdated_by_points.values():
+            changed_lead_ids.update(lines_sudo.browse(line_ids).lead_id.ids)
         if stale_line_ids:
             lines_sudo.browse(stale_line_ids).unlink()
         for points, line_ids in outdated_by_points.items():
             lines_sudo.browse(line_ids).write({'points': points})
         inserted = lines_sudo._insert_lines(to_insert)
+        changed_lead_ids.update(inserted.lead_id.ids)
+        self.with_context(montanes_defer_bands=False)._refresh_lead_bands(
+            self.env['crm.lead'].browse(changed_lead_ids).exists())
 
         if stale_line_ids or outdated_by_points or inserted:
             _logger.debug(
