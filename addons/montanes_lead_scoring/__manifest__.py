@@ -18,6 +18,7 @@
         "security/ir.model.access.csv",
         "data/montanes_scoring_rule_data.xml",
         "data/montanes_score_band_data.xml",
+        "data/ir_cron_data.xml",
         "wizards/montanes_lead_import_views.xml",
         "views/montanes_scoring_rule_views.xml",
         "views/montanes_lead_score_line_views.xml",

@@ -6,3 +6,6 @@ from . import montanes_lead_score_line
 from . import crm_lead
 from . import mailing_trace
 from . import crm_lead_import
+from . import mail_blacklist
+from . import calendar_event
+from . import mail_activity

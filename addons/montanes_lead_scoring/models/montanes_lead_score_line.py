@@ -74,6 +74,11 @@ class MontanesLeadScoreLine(models.Model):
         help='What produced this entry: "profile" for profile rules, '
         'or "mailing.trace,<id>,<open|click|reply>" for a mass mailing event.',
     )
+    event_ref = fields.Char(
+        string='Event Source',
+        help='What produced the event, when it differs from the Source key: '
+        'the page URL of a visit, or the e-mail of a "once per lead" rule.',
+    )
     date = fields.Datetime(string='Date', required=True, default=fields.Datetime.now)
     description = fields.Char(string='Description')
 
@@ -146,10 +151,10 @@ class MontanesLeadScoreLine(models.Model):
         uid = self.env.uid
         rows = [
             SQL(
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 vals['lead_id'], vals['company_id'] or None, vals['rule_id'] or None, vals['rule_type'],
                 vals['points'], vals.get('points_earned', vals['points']),
-                vals.get('event_type') or None, vals['source_ref'],
+                vals.get('event_type') or None, vals['source_ref'], vals.get('event_ref') or None,
                 vals.get('date') or now, vals.get('expiry_date') or None, False,
                 vals.get('description') or None, vals.get('user_id') or None,
                 uid, now, uid, now,
@@ -162,7 +167,7 @@ class MontanesLeadScoreLine(models.Model):
             """
             INSERT INTO montanes_lead_score_line
                 (lead_id, company_id, rule_id, rule_type, points, points_earned, event_type,
-                 source_ref, date, expiry_date, is_expired, description, user_id,
+                 source_ref, event_ref, date, expiry_date, is_expired, description, user_id,
                  create_uid, create_date, write_uid, write_date)
             VALUES %s
             ON CONFLICT (lead_id, rule_id, source_ref) DO NOTHING
@@ -190,6 +195,48 @@ class MontanesLeadScoreLine(models.Model):
         """Move ``leads`` to the band of their new total, unless the caller refreshes them later."""
         if leads and not self.env.context.get('montanes_defer_bands'):
             leads.sudo()._montanes_refresh_bands()
+
+    @api.model
+    def _cron_refresh_validity(self):
+        """Decay the points of decaying entries and expire the entries past their window.
+
+        One UPDATE recomputes every live entry of a rule that is not permanent
+        from the points it earned and its age, so running it twice on the same
+        day changes nothing. The lead totals follow in one more UPDATE.
+        """
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        changed = self.env.execute_query(SQL(
+            """
+            UPDATE montanes_lead_score_line line
+               SET points = target.points, is_expired = target.is_expired
+              FROM (SELECT line.id,
+                           CASE
+                               WHEN line.expiry_date IS NOT NULL AND line.expiry_date <= %(now)s THEN 0
+                               WHEN rule.validity = 'half_life' THEN ROUND(line.points_earned * POWER(0.5,
+                                    EXTRACT(EPOCH FROM (%(now)s - line.date)) / (rule.half_life_days * 86400.0)))
+                               WHEN rule.validity = 'decay' THEN ROUND(line.points_earned * POWER(
+                                    1 - rule.decay_percent / 100.0,
+                                    FLOOR(EXTRACT(EPOCH FROM (%(now)s - line.date)) / (rule.decay_period_days * 86400.0))))
+                               ELSE line.points
+                           END AS points,
+                           line.expiry_date IS NOT NULL AND line.expiry_date <= %(now)s AS is_expired
+                      FROM montanes_lead_score_line line
+                      JOIN montanes_scoring_rule rule ON rule.id = line.rule_id
+                     WHERE NOT line.is_expired AND rule.validity <> 'permanent') AS target
+             WHERE line.id = target.id
+               AND (line.points <> target.points OR line.is_expired <> target.is_expired)
+         RETURNING line.lead_id
+            """,
+            now=now,
+        ))
+        lead_ids = list({lead_id for (lead_id,) in changed})
+        self.invalidate_model(['points', 'is_expired'])
+        if lead_ids:
+            self.env['crm.lead'].browse(lead_ids)._montanes_recompute_totals()
+        _logger.info("Score validity refresh: %d entries decayed or expired on %d leads",
+                     len(changed), len(lead_ids))
+        return lead_ids
 
     @api.model
     def _sync_profile_lines(self, rules, leads=None):

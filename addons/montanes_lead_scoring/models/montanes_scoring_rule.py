@@ -1,4 +1,5 @@
 import ast
+import fnmatch
 
 import psycopg2
 
@@ -339,6 +340,8 @@ class MontanesScoringRule(models.Model):
         if 'rule_type' in vals:
             self._check_rule_type_change(vals['rule_type'])
         result = super().write(vals)
+        if {'active', 'rule_type', 'event_type'} & set(vals):
+            self.env.registry.clear_cache()  # crm.lead._montanes_get_active_event_types
         if PROFILE_RESCORE_FIELDS & set(vals):
             self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
             self._rescore_profile_leads()
@@ -400,6 +403,45 @@ class MontanesScoringRule(models.Model):
                 error=error,
             )) from None
         return domain
+
+    def _montanes_matches_event(self, source_ref):
+        """Tell whether an event from ``source_ref`` is one this rule scores.
+
+        Page views match the URL pattern (``*`` for any text, case ignored)
+        against the page URL, which is their source_ref. Stage changes have
+        the source_ref 'crm.stage,<id>' and match the rule's stage.
+        """
+        self.ensure_one()
+        if self.event_type == 'page_view' and self.url_pattern:
+            return fnmatch.fnmatchcase((source_ref or '').lower(), self.url_pattern.strip().lower())
+        if self.event_type == 'stage_reached' and self.stage_id:
+            return source_ref == f'crm.stage,{self.stage_id.id}'
+        return True
+
+    def _montanes_get_ledger_key(self, source_ref, event_date):
+        """Return the source_ref of the entry an event gives, unique per lead and rule.
+
+        Two events with the same key score once: one key per lead for "once
+        per lead", the event's source for "once per e-mail, link or page", and
+        the source plus the event time for "every time".
+        """
+        self.ensure_one()
+        if self.repeat_policy == 'once_per_lead':
+            return 'lead'
+        if self.repeat_policy == 'every_time':
+            return f'{source_ref}@{event_date.isoformat()}'
+        return source_ref
+
+    def _montanes_get_decayed_points(self, points, event_date, now):
+        """Return what ``points`` earned at ``event_date`` are worth at ``now`` under this rule."""
+        self.ensure_one()
+        age_days = max((now - event_date).total_seconds(), 0) / 86400
+        if self.validity == 'half_life':
+            return round(points * 0.5 ** (age_days / self.half_life_days))
+        if self.validity == 'decay':
+            periods = int(age_days // self.decay_period_days)
+            return round(points * (1 - self.decay_percent / 100) ** periods)
+        return points
 
     def _check_rule_type_change(self, new_rule_type):
         """Reject a type change on a rule that has already scored.
