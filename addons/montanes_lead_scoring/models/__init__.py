@@ -1,6 +1,8 @@
 from . import montanes_scoring_rule_group
 from . import montanes_scoring_rule
 from . import montanes_score_band
+from . import montanes_band_action
+from . import montanes_followup_rule
 from . import montanes_lead_band_crossing
 from . import montanes_lead_score_line
 from . import crm_lead
@@ -9,3 +11,4 @@ from . import crm_lead_import
 from . import mail_blacklist
 from . import calendar_event
 from . import mail_activity
+from . import res_users

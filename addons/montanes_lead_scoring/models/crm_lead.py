@@ -199,6 +199,52 @@ class CrmLead(models.Model):
             self._montanes_recompute_profile_score()
 
     # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_montanes_score_breakdown(self):
+        """Open the live score entries of this lead, grouped by type and rule."""
+        self.ensure_one()
+        action = self.env['ir.actions.act_window']._for_xml_id(
+            'montanes_lead_scoring.action_montanes_lead_score_line')
+        action.update({
+            'name': self.env._("Why this score? %(lead)s", lead=self.name),
+            'domain': [('lead_id', '=', self.id)],
+            'view_mode': 'list,pivot,graph',
+            'views': [(False, 'list'), (False, 'pivot'), (False, 'graph')],
+            'context': {
+                'create': False,
+                'search_default_live': 1,
+                'search_default_group_by_rule_type': 1,
+                'search_default_group_by_rule': 1,
+            },
+        })
+        return action
+
+    def action_montanes_score_timeline(self):
+        """Open the chart of this lead's score over time (cumulative sum of its entries)."""
+        action = self.action_montanes_score_breakdown()
+        action.update({
+            'name': self.env._("Score timeline: %(lead)s", lead=self.name),
+            'view_mode': 'graph,list',
+            'views': [(False, 'graph'), (False, 'list')],
+            'context': {'create': False},
+        })
+        return action
+
+    def action_montanes_adjust_score(self):
+        """Open the dialog to add a manual score adjustment to this lead."""
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Adjust score"),
+            'res_model': 'montanes.score.adjust',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'default_lead_ids': self.ids},
+        }
+
+    # ------------------------------------------------------------
     # PUBLIC API
     # ------------------------------------------------------------
 
@@ -303,7 +349,7 @@ class CrmLead(models.Model):
         :param old_band_by_lead_id: {lead id: montanes.score.band record the lead
             left, empty recordset when it had none}
         """
-        self.env['montanes.lead.band.crossing'].sudo().create([
+        crossings = self.env['montanes.lead.band.crossing'].sudo().create([
             {
                 'lead_id': lead.id,
                 'old_band_id': old_band_by_lead_id.get(lead.id, self.env['montanes.score.band']).id,
@@ -312,6 +358,7 @@ class CrmLead(models.Model):
             }
             for lead in self
         ])
+        self.env['montanes.band.action']._run_on_crossings(crossings)
 
     def _montanes_refresh_bands(self, all_leads=False):
         """Store the band matching the total score of these leads and report each crossing.

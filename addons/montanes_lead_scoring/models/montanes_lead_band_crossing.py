@@ -19,3 +19,8 @@ class MontanesLeadBandCrossing(models.Model):
     new_band_id = fields.Many2one(comodel_name='montanes.score.band', string='To Band', ondelete='set null')
     score = fields.Integer(string='Score', help='Total score of the lead right after the crossing.')
     date = fields.Datetime(string='Date', required=True, default=fields.Datetime.now)
+    action_ids = fields.Many2many(
+        comodel_name='montanes.band.action',
+        string='Actions Run',
+        readonly=True,
+    )

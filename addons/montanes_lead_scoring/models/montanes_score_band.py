@@ -34,6 +34,17 @@ class MontanesScoreBand(models.Model):
         help='Priority stars a lead gets when it enters this band.',
     )
     color = fields.Integer(string='Color')
+    action_ids = fields.One2many(
+        comodel_name='montanes.band.action',
+        inverse_name='band_id',
+        string='Actions',
+        context={'active_test': False},
+    )
+    followup_rule_ids = fields.One2many(
+        comodel_name='montanes.followup.rule',
+        inverse_name='band_id',
+        string='Follow-up Rules',
+    )
     lead_count = fields.Integer(string='Leads', compute='_compute_lead_count')
 
     _code_unique = models.UniqueIndex('(code)', 'Another score band already uses this code.')
