@@ -26,6 +26,7 @@
         "views/montanes_scoring_rule_views.xml",
         "views/montanes_lead_score_line_views.xml",
         "views/montanes_score_band_views.xml",
+        "views/res_config_settings_views.xml",
         "views/crm_lead_views.xml",
         "views/montanes_lead_scoring_menus.xml",
     ],

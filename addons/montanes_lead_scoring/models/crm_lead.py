@@ -549,7 +549,7 @@ class CrmLead(models.Model):
                     'expiry_date': expiry_date,
                     'description': description or rule.name,
                 })
-        return vals_list
+        return self.env['montanes.lead.score.line']._apply_engagement_caps(vals_list)
 
     def _montanes_count_rule_entries(self, rule, event_date):
         """Lock the (lead, rule) pair and count the entries ``rule`` gave this lead in its period."""

@@ -197,6 +197,104 @@ class MontanesLeadScoreLine(models.Model):
             leads.sudo()._montanes_refresh_bands()
 
     @api.model
+    def _get_score_cap(self, score):
+        """Return the maximum 'fit' or 'engagement' score set in the settings, 0 for none."""
+        value = self.env['ir.config_parameter'].sudo().get_param(f'montanes_lead_scoring.max_{score}_score')
+        try:
+            return max(int(value or 0), 0)
+        except ValueError:
+            _logger.warning("Ignoring the invalid maximum %s score %r", score, value)
+            return 0
+
+    @api.model
+    def _apply_profile_caps(self, lead_ids):
+        """Lower the profile entries of these leads so they stay within the profile and group maximums.
+
+        Rules fill the room in their sequence order: a later rule gets what is
+        left. Negative points are never capped.
+        :return: ids of the leads whose entries changed
+        """
+        fit_cap = self._get_score_cap('fit')
+        if not lead_ids or not (fit_cap or self.env['montanes.scoring.rule.group'].sudo().search_count(
+                [('max_points', '>', 0)], limit=1)):
+            return set()
+        self.env.flush_all()
+        rows = self.env.execute_query(SQL(
+            """
+            SELECT line.id, line.lead_id, line.points, rule.points, rule.group_id, COALESCE(grp.max_points, 0)
+              FROM montanes_lead_score_line line
+              JOIN montanes_scoring_rule rule ON rule.id = line.rule_id
+              LEFT JOIN montanes_scoring_rule_group grp ON grp.id = rule.group_id
+             WHERE line.lead_id = ANY(%s) AND line.source_ref = %s
+             ORDER BY line.lead_id, rule.sequence, rule.id
+            """,
+            list(lead_ids), PROFILE_SOURCE_REF,
+        ))
+        points_by_line = {}
+        fit_total = defaultdict(int)
+        group_total = defaultdict(int)
+        for line_id, lead_id, points, full_points, group_id, group_cap in rows:
+            allowed = full_points
+            if full_points > 0:
+                if fit_cap:
+                    allowed = min(allowed, max(fit_cap - fit_total[lead_id], 0))
+                if group_cap:
+                    allowed = min(allowed, max(group_cap - group_total[lead_id, group_id], 0))
+            fit_total[lead_id] += allowed
+            group_total[lead_id, group_id] += allowed
+            if allowed != points:
+                points_by_line[line_id] = allowed
+        lines = self.sudo().with_context(montanes_defer_bands=True).browse(points_by_line)
+        for line in lines:
+            line.points = points_by_line[line.id]
+        return set(lines.lead_id.ids)
+
+    @api.model
+    def _apply_engagement_caps(self, vals_list):
+        """Lower the points of new behaviour entries so each lead stays within the engagement and
+        group maximums; an entry left with no room keeps 0 points as a record of the event.
+
+        Locks each lead until the transaction ends, so two workers cannot both use the same room.
+        """
+        engagement_cap = self._get_score_cap('engagement')
+        rules = self.env['montanes.scoring.rule'].sudo().browse({vals['rule_id'] for vals in vals_list})
+        capped_groups = rules.group_id.filtered('max_points')
+        if not vals_list or not (engagement_cap or capped_groups):
+            return vals_list
+        self.env.flush_all()
+        lead_ids = sorted({vals['lead_id'] for vals in vals_list})
+        for lead_id in lead_ids:
+            self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", lead_id))
+        engagement_total = defaultdict(int)
+        group_total = defaultdict(int)
+        for lead_id, group_id, points in self.env.execute_query(SQL(
+            """
+            SELECT line.lead_id, rule.group_id, SUM(line.points)
+              FROM montanes_lead_score_line line
+              LEFT JOIN montanes_scoring_rule rule ON rule.id = line.rule_id
+             WHERE line.lead_id = ANY(%s) AND line.rule_type <> 'profile' AND NOT line.is_expired
+             GROUP BY line.lead_id, rule.group_id
+            """,
+            lead_ids,
+        )):
+            engagement_total[lead_id] += points
+            group_total[lead_id, group_id] += points
+        for vals in vals_list:
+            rule = rules.browse(vals['rule_id'])
+            lead_id, group_id = vals['lead_id'], rule.group_id.id or None
+            allowed = vals['points']
+            if allowed > 0:
+                if engagement_cap:
+                    allowed = min(allowed, max(engagement_cap - engagement_total[lead_id], 0))
+                if rule.group_id.max_points:
+                    allowed = min(allowed, max(rule.group_id.max_points - group_total[lead_id, group_id], 0))
+            if allowed != vals['points']:
+                vals.update(points=allowed, points_earned=allowed)
+            engagement_total[lead_id] += allowed
+            group_total[lead_id, group_id] += allowed
+        return vals_list
+
+    @api.model
     def _cron_refresh_validity(self):
         """Decay the points of decaying entries and expire the entries past their window.
 
@@ -315,6 +413,7 @@ class MontanesLeadScoreLine(models.Model):
             lines_sudo.browse(line_ids).write({'points': points})
         inserted = lines_sudo._insert_lines(to_insert)
         changed_lead_ids.update(inserted.lead_id.ids)
+        changed_lead_ids.update(self._apply_profile_caps(changed_lead_ids))
         self.with_context(montanes_defer_bands=False)._refresh_lead_bands(
             self.env['crm.lead'].browse(changed_lead_ids).exists())
 

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tests.common import freeze_time
+from odoo.tools import mute_logger
 
 from .common import MontanesScoringCommon
 
@@ -178,3 +179,48 @@ class TestOdooEvents(MontanesScoringCommon):
         })
         self.assertEqual(lead.montanes_score_engagement, 40)
         self.assertEqual(lead.montanes_last_interest, 'Presupuesto para 15 licencias')
+
+
+@tagged('post_install', '-at_install')
+class TestScoreCaps(MontanesScoringCommon):
+
+    def test_engagement_cap(self):
+        self.env['ir.config_parameter'].sudo().set_param('montanes_lead_scoring.max_engagement_score', 12)
+        lead = self._create_lead()
+        lead._montanes_register_event('email_open', 'mailing.trace,1,open')
+        lead._montanes_register_event('email_click', 'mailing.trace,1,click')
+        lead._montanes_register_event('email_open', 'mailing.trace,2,open')
+        self.assertEqual(lead.montanes_score_engagement, 12)
+        self.assertEqual(sorted(lead.montanes_score_line_ids.mapped('points')), [0, 5, 7],
+                         "The capped entries stay as a record of the events")
+
+    def test_fit_cap(self):
+        self.env['ir.config_parameter'].sudo().set_param('montanes_lead_scoring.max_fit_score', 20)
+        lead = self._create_lead(function='Director general', expected_revenue=10000)
+        self.assertEqual(lead.montanes_score_fit, 20, "15 + 10 capped at 20")
+        lead.expected_revenue = 100
+        self.assertEqual(lead.montanes_score_fit, 15)
+
+    def test_group_cap(self):
+        group = self.env['montanes.scoring.rule.group'].create({'name': 'E-mail', 'max_points': 8})
+        (self.rule_open | self.rule_click).group_id = group
+        lead = self._create_lead()
+        lead._montanes_register_event('email_open', 'mailing.trace,1,open')
+        lead._montanes_register_event('email_click', 'mailing.trace,1,click')
+        lead._montanes_register_event('email_reply', 'mailing.trace,1,reply')
+        self.assertEqual(lead.montanes_score_engagement, 8 + 20)
+
+    def test_negative_group_cap_rejected(self):
+        with self.assertRaises(Exception), self.cr.savepoint(), mute_logger('odoo.sql_db'):
+            self.env['montanes.scoring.rule.group'].create({'name': 'Bad', 'max_points': -5})
+
+    def test_live_match_count(self):
+        self._create_lead(function='Directora técnica')
+        rule = self.env['montanes.scoring.rule'].new({
+            'name': 'Dirección', 'rule_type': 'profile', 'domain': "[('function', 'ilike', 'directora técnica')]",
+        })
+        self.assertGreaterEqual(rule.match_count, 1)
+        rule.domain = "[('function', 'ilike', 'no-such-job-title-xyz')]"
+        self.assertEqual(rule.match_count, 0)
+        rule.domain = "[('no_such_field', '=', 1)]"
+        self.assertEqual(rule.match_count, 0, "An invalid condition counts 0 instead of failing")
