@@ -23,6 +23,7 @@
         "data/mail_templates.xml",
         "wizards/montanes_lead_import_views.xml",
         "wizards/montanes_score_adjust_views.xml",
+        "wizards/montanes_scoring_calibration_views.xml",
         "views/montanes_scoring_rule_views.xml",
         "views/montanes_lead_score_line_views.xml",
         "views/montanes_score_band_views.xml",

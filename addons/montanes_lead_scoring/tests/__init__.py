@@ -7,3 +7,4 @@ from . import test_score_bands
 from . import test_score_ledger_invariants
 from . import test_engagement_rules
 from . import test_band_actions
+from . import test_calibration
