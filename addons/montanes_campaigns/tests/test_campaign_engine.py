@@ -615,3 +615,78 @@ class TestCampaignWorkers(CampaignEngineCommon):
             self.assertEqual(env["montanes.campaign.trace"]._process_due(chunk_size=5), 5)
         mailed, participant_ids = self._count_mails()
         self.assertEqual(mailed, sorted(participant_ids), "The rerun sends the other half only")
+
+
+@tagged("post_install", "-at_install")
+class TestCampaignHooks(CampaignEngineCommon):
+    """Entry triggers and actions wired to lead scoring and the licence inventory."""
+
+    def test_band_change_enrols_lead(self):
+        campaign = self._create_campaign(self.env, trigger_type="band", trigger_band_code="hot")
+        campaign.action_launch()
+        lead = self._create_leads(self.env, 1)
+        cold = self.env.ref("montanes_lead_scoring.score_band_cold")
+        hot = self.env.ref("montanes_lead_scoring.score_band_hot")
+
+        lead.montanes_band_id = self.env.ref("montanes_lead_scoring.score_band_warm")
+        lead._montanes_on_band_change({lead.id: cold})
+        self.assertFalse(campaign.participant_ids, "Reaching the warm band does not enrol")
+
+        lead.montanes_band_id = hot
+        lead._montanes_on_band_change({lead.id: cold})
+        self.assertEqual(campaign.participant_ids.lead_id, lead)
+
+    def test_info_request_enrols_lead(self):
+        campaign = self._create_campaign(self.env, trigger_type="info_request")
+        campaign.action_launch()
+        lead = self._create_leads(self.env, 1)
+        lead._montanes_register_event("info_request", "website.form,1")
+        self.assertEqual(campaign.participant_ids.lead_id, lead)
+
+    def test_score_action_writes_ledger(self):
+        campaign = self._create_campaign(self.env, steps=[{
+            "name": "Sumar puntos", "step_type": "action", "action_type": "score",
+            "action_score_points": 10, "action_summary": "Campaña de bienvenida",
+        }])
+        lead = self._create_leads(self.env, 1)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        line = self.env["montanes.lead.score.line"].search([("lead_id", "=", lead.id), ("rule_type", "=", "manual")])
+        self.assertEqual(line.points, 10)
+        self.assertEqual(line.description, "Campaña de bienvenida")
+        self.assertEqual(campaign.participant_ids.trace_ids.state, "processed")
+
+    def test_license_renewal_reads_hook(self):
+        campaign = self._create_campaign(self.env, target_model="res.partner", trigger_type="license_renewal",
+                                         renewal_days_before=60, segment_domain="[('email', '!=', False)]")
+        Partner = self.env["res.partner"]
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            if not hasattr(Partner, "_montanes_license_renewal_candidates"):
+                self.assertFalse(campaign.participant_ids, "Without the licence inventory nobody enters")
+                return
+            candidates = Partner._montanes_license_renewal_candidates(
+                SEND_TIME.date(), SEND_TIME.date() + timedelta(days=60),
+            )
+        with_email = Partner.browse({candidate["partner_id"] for candidate in candidates}).filtered("email_normalized")
+        self.assertEqual(campaign.participant_ids.partner_id, with_email)
+
+    def test_ready_flows_copy_and_launch(self):
+        names = {
+            "montanes_campaigns.flow_welcome": "Bienvenida a nuevos leads",
+            "montanes_campaigns.flow_reactivation": "Reactivación de leads dormidos",
+            "montanes_campaigns.flow_renewal": "Renovación de licencia",
+            "montanes_campaigns.flow_hot_lead": "Lead caliente: aviso al comercial",
+        }
+        for xml_id, name in names.items():
+            flow = self.env.ref(xml_id)
+            self.assertEqual(flow.name, name)
+            self.assertEqual(flow.state, "draft")
+            copy = flow.copy()
+            self.assertEqual(
+                [(step.name, step.parent_id.name, step.trigger_type) for step in copy.step_ids],
+                [(step.name, step.parent_id.name, step.trigger_type) for step in flow.step_ids],
+            )
+            copy.action_launch()
+            self.assertEqual(copy.state, "running")
