@@ -19,6 +19,7 @@
         "views/montanes_campaign_step_views.xml",
         "views/montanes_campaign_participant_views.xml",
         "views/montanes_campaign_trace_views.xml",
+        "views/montanes_campaign_step_preview_views.xml",
         "views/montanes_campaigns_menus.xml",
     ],
     "demo": [

@@ -5,6 +5,7 @@ EVENT_BY_OUTCOME = {
     "opened": ("email_open", "open"),
     "clicked": ("email_click", "click"),
     "replied": ("email_reply", "reply"),
+    "bounced": ("email_bounce", "bounce"),
 }
 
 

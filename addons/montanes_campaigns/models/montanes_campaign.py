@@ -219,6 +219,15 @@ class MontanesCampaign(models.Model):
         "campaign through its UTM campaign.",
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
+    # Rates, to compare campaigns with each other in the list view.
+    open_rate = fields.Float(string="Open Rate (%)", compute="_compute_rates", digits=(5, 1))
+    click_rate = fields.Float(string="Click Rate (%)", compute="_compute_rates", digits=(5, 1))
+    conversion_rate = fields.Float(
+        string="Conversion Rate (%)",
+        compute="_compute_rates",
+        digits=(5, 1),
+        help="Converted participants out of all participants.",
+    )
 
     # ------------------------------------------------------------
     # COMPUTES AND CONSTRAINTS
@@ -298,6 +307,14 @@ class MontanesCampaign(models.Model):
             campaign.unsubscribed_count = unsubscribed.get(campaign._origin, 0)
             campaign.converted_count = converted_count
             campaign.revenue = revenue_by_utm.get(campaign.utm_campaign_id.id, 0.0)
+
+    def _compute_rates(self):
+        for campaign in self:
+            delivered = campaign.delivered_count
+            campaign.open_rate = 100.0 * campaign.opened_count / delivered if delivered else 0.0
+            campaign.click_rate = 100.0 * campaign.clicked_count / delivered if delivered else 0.0
+            participants = campaign.participant_count
+            campaign.conversion_rate = 100.0 * campaign.converted_count / participants if participants else 0.0
 
     @api.constrains("segment_domain", "target_model")
     def _check_segment_domain(self):

@@ -212,7 +212,7 @@ class MontanesCampaignParticipant(models.Model):
         An address that unsubscribes twice keeps both records."""
         self.ensure_one()
         reason = (reason or "").strip()[:2000]
-        self.env["montanes.campaign.optout"].sudo().create({
+        optout = self.env["montanes.campaign.optout"].sudo().create({
             "email_normalized": self.email_normalized,
             "campaign_id": self.campaign_id.id,
             "participant_id": self.id,
@@ -224,6 +224,10 @@ class MontanesCampaignParticipant(models.Model):
                 self.email_normalized,
                 message=self.env._("Unsubscribed from all e-mails through the campaign %(campaign)s: %(reason)s",
                                    campaign=self.campaign_id.name, reason=reason or "-"),
+            )
+        if self.lead_id:
+            self.lead_id.sudo()._montanes_register_event(
+                "unsubscribe", f"montanes.campaign.optout,{optout.id}", description=reason or False,
             )
         if self.campaign_id.exit_on_unsubscribe:
             self._exit("unsubscribed")

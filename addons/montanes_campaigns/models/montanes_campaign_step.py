@@ -258,6 +258,7 @@ class MontanesCampaignStep(models.Model):
     )
 
     # Condition
+    target_model = fields.Selection(related="campaign_id.target_model")
     condition_domain = fields.Char(
         string="Condition",
         default="[]",
@@ -588,7 +589,9 @@ class MontanesCampaignStep(models.Model):
             "mailing_model_id": self.env["ir.model"]._get_id("montanes.campaign.participant"),
             "mailing_domain": repr([("campaign_id", "=", campaign.id), ("state", "=", "running")]),
             "user_id": campaign.user_id.id,
-            "reply_to_mode": "new",
+            # Replies go to the participant's thread, where mass mailing
+            # marks the trace replied, unless the campaign sets an address.
+            "reply_to_mode": "new" if campaign.reply_to else "update",
             "reply_to": campaign.reply_to or False,
             "keep_archives": True,
         }
@@ -600,6 +603,18 @@ class MontanesCampaignStep(models.Model):
         if not self[field_name]:
             self[field_name] = self.env["mailing.mailing"].create(self._prepare_mailing_vals(variant))
         return self[field_name]
+
+    def action_preview(self):
+        """Open the preview of this e-mail step, with a test send."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Preview of %(step)s", step=self.name),
+            "res_model": "montanes.campaign.step.preview",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_step_id": self.id},
+        }
 
     def _montanes_apply_action(self, record, participant):
         """Apply the action of this step to record, the lead or contact of

@@ -438,6 +438,42 @@ class TestCampaignEngine(CampaignEngineCommon):
         self.assertEqual(campaign.bounced_count, 1)
         self.assertEqual(campaign.delivered_count, 3)
         self.assertEqual(campaign.converted_count, 1)
+        self.assertEqual(campaign.open_rate, 66.7)
+        self.assertEqual(campaign.conversion_rate, 25.0)
+
+    def test_preview_and_test_send(self):
+        campaign = self._create_campaign(self.env)
+        lead = self._create_leads(self.env, 1)
+        preview = self.env["montanes.campaign.step.preview"].create({
+            "step_id": campaign.step_ids.id, "lead_id": lead.id,
+        })
+        self.assertEqual(preview.subject_preview, "Hola Contacto cliente 0")
+        self.assertIn("Hola Contacto cliente 0", preview.body_preview)
+        self.assertFalse(campaign.participant_ids, "The preview saves no participant")
+
+        self.env.user.email = "yo@montanessoluciones.example"
+        preview.action_send_test()
+        mail = self.env["mail.mail"].search([("email_to", "ilike", "yo@montanessoluciones.example")])
+        self.assertEqual(mail.subject, "[Test] Hola Contacto cliente 0")
+
+    def test_revenue_through_utm(self):
+        if "sale.order" not in self.env:
+            self.skipTest("Sales is not installed")
+        partner = self.env["res.partner"].create({"name": "Compradora S.L.", "email": "compra@motor.example"})
+        self._create_leads(self.env, 1, partner_id=partner.id)
+        campaign = self._create_campaign(self.env)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+        product = self.env["product.product"].create({"name": "Licencia (pruebas)", "list_price": 250.0})
+        order = self.env["sale.order"].create({
+            "partner_id": partner.id,
+            "campaign_id": campaign.utm_campaign_id.id,
+            "order_line": [Command.create({"product_id": product.id, "product_uom_qty": 2, "tax_ids": False})],
+        })
+        order.action_confirm()
+        campaign.invalidate_recordset()
+        self.assertEqual(campaign.revenue, 500.0)
+        self.assertEqual(campaign.converted_count, 1)
 
     # ------------------------------------------------------------
     # Bad input
