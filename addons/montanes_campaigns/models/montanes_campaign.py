@@ -495,7 +495,7 @@ class MontanesCampaign(models.Model):
                     "%(campaign)s first.",
                     campaign=campaign.name,
                 ))
-        self.participant_ids.sudo()._exit("closed")
+        self.participant_ids.sudo().filtered(lambda participant: participant.state == "running")._exit("closed")
         self.state = "done"
         return True
 

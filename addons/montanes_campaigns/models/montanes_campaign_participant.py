@@ -177,9 +177,10 @@ class MontanesCampaignParticipant(models.Model):
         }
 
     def _exit(self, reason):
-        """Move the running participants out of the campaign and cancel
-        their pending steps, keeping the reason."""
-        running = self.filtered(lambda participant: participant.state == "running")
+        """Move the participants out of the campaign and cancel their
+        pending steps, keeping the reason. Completed participants exit too,
+        so that a late outcome no longer starts a branch for them."""
+        running = self.filtered(lambda participant: participant.state != "exited")
         if not running:
             return running
         running.write({"state": "exited", "exit_reason": reason, "date_exit": fields.Datetime.now()})

@@ -1,3 +1,4 @@
 from . import test_campaign_engine
 from . import test_campaign_flow
+from . import test_campaign_http
 from . import test_campaign_segment
