@@ -25,6 +25,11 @@
     "demo": [
         "demo/montanes_campaign_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "montanes_campaigns/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

@@ -14,15 +14,18 @@ class CrmLead(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         leads = super().create(vals_list)
-        self.env["montanes.campaign"]._enrol_from_event(leads, "lead_created")
+        if "lead_created" in self.env["montanes.campaign"]._get_running_triggers():
+            self.env["montanes.campaign"]._enrol_from_event(leads, "lead_created")
         return leads
 
     def write(self, vals):
+        # Without a running campaign there is nothing to enrol or exit: the
+        # cached check keeps lead writes free of extra queries.
+        Campaign = self.env["montanes.campaign"]
+        if not self or not Campaign._get_running_triggers():
+            return super().write(vals)
         old_tags = {lead.id: lead.tag_ids for lead in self} if "tag_ids" in vals else {}
         result = super().write(vals)
-        if not self:
-            return result
-        Campaign = self.env["montanes.campaign"]
         if "stage_id" in vals:
             Campaign._enrol_from_event(self, "stage", lambda campaign, lead: lead.stage_id == campaign.trigger_stage_id)
             self._montanes_exit_campaigns("won", self.filtered(lambda lead: lead.won_status == "won"))
@@ -37,6 +40,8 @@ class CrmLead(models.Model):
 
     def _montanes_on_band_change(self, old_band_by_lead_id):
         result = super()._montanes_on_band_change(old_band_by_lead_id)
+        if "band" not in self.env["montanes.campaign"]._get_running_triggers():
+            return result
         self.env["montanes.campaign"]._enrol_from_event(
             self, "band",
             lambda campaign, lead: lead.montanes_band_id.code == campaign.trigger_band_code,
@@ -47,9 +52,10 @@ class CrmLead(models.Model):
         lines = super()._montanes_register_event(
             event_type, source_ref, event_date=event_date, description=description,
         )
-        if event_type == "info_request":
+        running_triggers = self.env["montanes.campaign"]._get_running_triggers()
+        if event_type == "info_request" and "info_request" in running_triggers:
             self.env["montanes.campaign"]._enrol_from_event(self, "info_request")
-        elif event_type == "meeting":
+        elif event_type == "meeting" and running_triggers:
             self._montanes_exit_campaigns("meeting", self)
         return lines
 

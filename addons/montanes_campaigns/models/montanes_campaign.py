@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models, modules
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
-from odoo.tools import SQL, email_normalize_all, is_html_empty
+from odoo.tools import SQL, email_normalize_all, is_html_empty, ormcache
 
 from .send_window import next_allowed_datetime
 
@@ -79,6 +79,13 @@ class MontanesCampaign(models.Model):
         help="Filter on the target records. Matching records that have a valid "
         "e-mail address are enrolled at launch and at every run while the "
         "campaign is running, and the filter is checked again before every step.",
+    )
+    segment_filter_id = fields.Many2one(
+        comodel_name="ir.filters",
+        string="Saved Filter",
+        domain="[('model_id', '=', target_model)]",
+        help="Favorite filter whose domain is copied into the segment. The "
+        "segment stays editable afterwards.",
     )
     segment_lead_count = fields.Integer(
         string="Matching Leads",
@@ -232,6 +239,11 @@ class MontanesCampaign(models.Model):
     # ------------------------------------------------------------
     # COMPUTES AND CONSTRAINTS
     # ------------------------------------------------------------
+
+    @api.onchange("segment_filter_id")
+    def _onchange_segment_filter_id(self):
+        if self.segment_filter_id:
+            self.segment_domain = self.segment_filter_id.domain
 
     @api.model
     def _tz_get(self):
@@ -416,9 +428,13 @@ class MontanesCampaign(models.Model):
                 self._check_segment_searchable(
                     vals["segment_domain"], vals.get("name"), vals.get("target_model", "crm.lead"),
                 )
-        return super().create(vals_list)
+        campaigns = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return campaigns
 
     def write(self, vals):
+        if {"state", "trigger_type"} & set(vals):
+            self.env.registry.clear_cache()
         if "segment_domain" in vals and self:
             campaign_names = vals.get("name") or ", ".join(self.mapped("name"))
             target_model = vals.get("target_model") or self[0].target_model
@@ -441,6 +457,17 @@ class MontanesCampaign(models.Model):
                         "trigger_type": old_step.trigger_type,
                     })
         return new_campaigns
+
+    @api.model
+    @ormcache()
+    def _get_running_triggers(self):
+        """Return the entry triggers of the running campaigns, of every
+        company, as a frozenset. Lead hooks read it to skip their work when
+        no campaign runs. Creating a campaign or changing its status or
+        trigger clears the cache."""
+        self.flush_model(["state", "trigger_type"])
+        self.env.cr.execute("SELECT DISTINCT trigger_type FROM montanes_campaign WHERE state = 'running'")
+        return frozenset(row[0] for row in self.env.cr.fetchall())
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_running(self):

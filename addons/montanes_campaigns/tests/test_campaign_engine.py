@@ -5,7 +5,7 @@ from unittest.mock import patch
 
 from odoo.exceptions import ValidationError
 from odoo.fields import Command
-from odoo.tests import freeze_time, tagged
+from odoo.tests import Form, freeze_time, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.montanes_campaigns.models.montanes_campaign_trace import MontanesCampaignTrace
@@ -507,6 +507,16 @@ class TestCampaignEngine(CampaignEngineCommon):
                     "window_friday", "window_saturday", "window_sunday",
                 )
             }})
+
+    def test_saved_filter_fills_segment(self):
+        saved = self.env["ir.filters"].create({
+            "name": "Leads del motor", "model_id": "crm.lead",
+            "domain": repr([("tag_ids", "in", [self.tag.id])]),
+        })
+        campaign = self._create_campaign(self.env)
+        with Form(campaign) as form:
+            form.segment_filter_id = saved
+        self.assertEqual(campaign.segment_domain, saved.domain)
 
     def test_bad_input_message_in_spanish(self):
         self.env["res.lang"]._activate_lang("es_ES")
