@@ -351,7 +351,11 @@ class MontanesCampaignTrace(models.Model):
 
     def _postpone_capped(self, now):
         """Postpone the activities of addresses that reached the weekly cap,
-        and return the others."""
+        and return the others.
+
+        NOTE: the count reads committed e-mails only, so two workers sending
+        different campaigns to one address at the same moment can exceed
+        the cap by one e-mail."""
         cap = self.campaign_id.company_id.montanes_campaign_weekly_cap
         if not cap or not self:
             return self
