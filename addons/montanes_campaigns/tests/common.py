@@ -95,6 +95,7 @@ class MontanesCampaignsCommon(MailCase):
             ],
         })
         cls.step_first, cls.step_second = cls.campaign.step_ids
+        cls.step_second.parent_id = cls.step_first
 
     @classmethod
     def _create_leads(cls, rows, stage):

@@ -1,12 +1,18 @@
 import ast
+import logging
+import time
+from datetime import timedelta
 
 import psycopg2
 
-from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError
+from odoo import api, fields, models, modules, tools
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
+from odoo.tools import SQL
 
-from .montanes_scoring_rule import EVENT_TYPES, SCORE_FIELDS
+from .montanes_scoring_rule import EVENT_TYPES, MAX_RULE_POINTS, SCORE_FIELDS
+
+_logger = logging.getLogger(__name__)
 
 
 class CrmLead(models.Model):
@@ -37,6 +43,60 @@ class CrmLead(models.Model):
         index=True,
         help='Profile score plus engagement score.',
     )
+    montanes_band_id = fields.Many2one(
+        comodel_name='montanes.score.band',
+        string='Score Band',
+        default=lambda self: self._montanes_get_band_for_score(0),
+        index=True,
+        readonly=True,
+        copy=False,
+        ondelete='set null',
+        help='Band of the total score (Frío, Templado, Caliente). '
+        'Entering a band sets the priority stars of the lead and runs the band\'s actions.',
+    )
+
+    # Follow-up
+    montanes_last_contact_date = fields.Datetime(
+        string='Last Contact',
+        readonly=True,
+        copy=False,
+        index=True,
+        help='Last e-mail sent to the contact, call logged, meeting or completed activity.',
+    )
+    montanes_last_contact_type = fields.Selection(
+        selection=[
+            ('email', 'E-mail sent'),
+            ('call', 'Call'),
+            ('meeting', 'Meeting'),
+            ('activity', 'Activity done'),
+        ],
+        string='Last Contact Type',
+        readonly=True,
+        copy=False,
+    )
+    montanes_last_interest = fields.Char(
+        string='Last Interest',
+        readonly=True,
+        copy=False,
+        help='What the contact last requested, clicked or visited.',
+    )
+    montanes_last_interest_date = fields.Datetime(string='Last Interest Date', readonly=True, copy=False)
+    montanes_followup_state = fields.Selection(
+        selection=[
+            ('none', 'Followed up'),
+            ('reminded', 'Reminder sent'),
+            ('escalated', 'Escalated'),
+        ],
+        string='Follow-up',
+        default='none',
+        required=True,
+        readonly=True,
+        copy=False,
+        index=True,
+        help='Reminder sent: the owner got an activity because nobody contacted the lead in time. '
+        'Escalated: the team leader got one too. Any contact sets it back to Followed up.',
+    )
+    montanes_followup_date = fields.Datetime(string='Follow-up Reminder Date', readonly=True, copy=False)
 
     # ------------------------------------------------------------
     # COMPUTES
@@ -71,20 +131,135 @@ class CrmLead(models.Model):
         result = super().write(vals)
         if set(vals) & self._montanes_get_profile_trigger_fields():
             self._montanes_recompute_profile_score()
+        if vals.get('stage_id') and 'stage_reached' in self._montanes_get_active_event_types():
+            self._montanes_register_event('stage_reached', f"crm.stage,{vals['stage_id']}")
         return result
+
+    @api.model
+    def message_new(self, msg_dict, custom_values=None):
+        lead = super().message_new(msg_dict, custom_values=custom_values)
+        request = msg_dict.get('subject') or self.env._("E-mail to the sales alias")
+        lead._montanes_set_last_interest(request)
+        if 'info_request' in self._montanes_get_active_event_types():
+            lead._montanes_register_event('info_request', f'crm.lead,{lead.id},alias', description=request)
+        return lead
+
+    def _message_post_after_hook(self, message, msg_vals):
+        result = super()._message_post_after_hook(message, msg_vals)
+        if message.message_type == 'email' and message.author_id and message.author_id.partner_share:
+            # An e-mail from the contact: a reply on the lead's thread.
+            self._montanes_set_last_interest(message.subject or self.env._("Replied by e-mail"))
+            replied = self.env.cr.cache.get('montanes_replied_lead_ids', set())
+            if self.id not in replied and 'email_reply' in self._montanes_get_active_event_types():
+                self._montanes_register_event(
+                    'email_reply', f'mail.message,{message.id}', description=message.subject or None)
+        elif (message.message_type == 'comment'
+              and message.subtype_id == self.env.ref('mail.mt_comment', raise_if_not_found=False)
+              and message.author_id and not message.author_id.partner_share
+              and (self.partner_id & message.partner_ids)):
+            self._montanes_set_last_contact('email', message.date)
+        return result
+
+    def _merge_dependences(self, opportunities):
+        super()._merge_dependences(opportunities)
+        self._montanes_merge_score_lines(opportunities)
+
+    def _montanes_merge_score_lines(self, opportunities):
+        """Move the score entries of merged ``opportunities`` to ``self``, the lead they merge into.
+
+        An event that scored both leads for the same rule (a "once per lead"
+        rule, for example) keeps one entry. Profile entries are not moved
+        because the merged lead's profile is scored again.
+        """
+        self.ensure_one()
+        self.env['montanes.lead.score.line'].flush_model()
+        moved = self.env.execute_query(SQL(
+            """
+            UPDATE montanes_lead_score_line line
+               SET lead_id = %(master_id)s, company_id = %(company_id)s
+              FROM (SELECT DISTINCT ON (rule_id, source_ref, COALESCE(rule_id, id)) id
+                      FROM montanes_lead_score_line
+                     WHERE lead_id = ANY(%(merged_ids)s) AND rule_type <> 'profile'
+                     ORDER BY rule_id, source_ref, COALESCE(rule_id, id), date, id) AS kept
+             WHERE line.id = kept.id
+               AND NOT EXISTS (
+                    SELECT 1 FROM montanes_lead_score_line other
+                     WHERE other.lead_id = %(master_id)s
+                       AND other.rule_id = line.rule_id AND other.source_ref = line.source_ref)
+         RETURNING line.id
+            """,
+            master_id=self.id, company_id=self.company_id.id or None, merged_ids=opportunities.ids,
+        ))
+        if moved:
+            ScoreLine = self.env['montanes.lead.score.line']
+            ScoreLine.invalidate_model(['lead_id', 'company_id'])
+            (self | opportunities).invalidate_recordset(['montanes_score_line_ids'])
+            ScoreLine.sudo()._notify_lines_inserted(self)
+        if self._montanes_get_profile_trigger_fields():
+            self._montanes_recompute_profile_score()
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_montanes_score_breakdown(self):
+        """Open the live score entries of this lead, grouped by type and rule."""
+        self.ensure_one()
+        action = self.env['ir.actions.act_window']._for_xml_id(
+            'montanes_lead_scoring.action_montanes_lead_score_line')
+        action.update({
+            'name': self.env._("Why this score? %(lead)s", lead=self.name),
+            'domain': [('lead_id', '=', self.id)],
+            'view_mode': 'list,pivot,graph',
+            'views': [(False, 'list'), (False, 'pivot'), (False, 'graph')],
+            'context': {
+                'create': False,
+                'search_default_live': 1,
+                'search_default_group_by_rule_type': 1,
+                'search_default_group_by_rule': 1,
+            },
+        })
+        return action
+
+    def action_montanes_score_timeline(self):
+        """Open the chart of this lead's score over time (cumulative sum of its entries)."""
+        action = self.action_montanes_score_breakdown()
+        action.update({
+            'name': self.env._("Score timeline: %(lead)s", lead=self.name),
+            'view_mode': 'graph,list',
+            'views': [(False, 'graph'), (False, 'list')],
+            'context': {'create': False},
+        })
+        return action
+
+    def action_montanes_adjust_score(self):
+        """Open the dialog to add a manual score adjustment to this lead."""
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Adjust score"),
+            'res_model': 'montanes.score.adjust',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'default_lead_ids': self.ids},
+        }
 
     # ------------------------------------------------------------
     # PUBLIC API
     # ------------------------------------------------------------
 
     def _montanes_register_event(self, event_type, source_ref, event_date=None, description=None):
-        """Score an e-mail event on these leads with every active behaviour rule of that type.
+        """Score a behaviour event on these leads with every active behaviour rule of that type.
 
-        Each (lead, rule, source_ref) scores once: registering the same event
-        again, even from two workers at the same moment, adds nothing.
+        The rule's repeat policy decides which events count as the same one
+        (see montanes.scoring.rule._montanes_get_ledger_key), and the unique
+        index keeps one entry per (lead, rule, key): registering the same event
+        again, even from two workers at the same moment, adds nothing. Page
+        views and information requests also become the lead's last interest.
 
         :param event_type: a key of EVENT_TYPES, such as 'email_open'
-        :param source_ref: what produced the event, e.g. 'mailing.trace,42,open'
+        :param source_ref: what produced the event: 'mailing.trace,42,open' for an
+            e-mail, the page URL for a 'page_view', 'crm.stage,<id>' for a stage
         :param event_date: datetime of the event; now when not given
         :param description: text shown on the score entries; the rule name when not given
         :return: the montanes.lead.score.line records created, empty when the
@@ -101,11 +276,209 @@ class CrmLead(models.Model):
             return ScoreLine
         self.check_access('read')
 
+        if event_type in ('page_view', 'info_request'):
+            self._montanes_set_last_interest(description or source_ref, event_date)
         rules = self._montanes_get_behaviour_rules(event_type)
         vals_list = self._montanes_prepare_event_vals(
             rules, event_type, source_ref, event_date=event_date, description=description,
         )
         return ScoreLine.sudo()._insert_lines(vals_list).with_env(self.env)
+
+    def _montanes_set_last_contact(self, contact_type, contact_date=None):
+        """Store a contact with these leads and end any follow-up reminder on them."""
+        contact_date = contact_date or fields.Datetime.now()
+        leads = self.sudo().filtered(lambda lead: (lead.montanes_last_contact_date or contact_date) <= contact_date)
+        if leads:
+            leads.write({
+                'montanes_last_contact_date': contact_date,
+                'montanes_last_contact_type': contact_type,
+                'montanes_followup_state': 'none',
+                'montanes_followup_date': False,
+            })
+
+    def _montanes_set_last_interest(self, interest, interest_date=None):
+        """Store what the contact of these leads last requested, clicked or visited."""
+        if self:
+            self.sudo().write({
+                'montanes_last_interest': (interest or '')[:250],
+                'montanes_last_interest_date': interest_date or fields.Datetime.now(),
+            })
+
+    def _montanes_adjust_score(self, points, reason):
+        """Add a manual score entry of ``points`` to each lead, signed by the current user.
+
+        Manual entries count in the engagement score and stay until someone
+        deletes them.
+
+        :param points: points to add, negative to subtract; not 0
+        :param reason: why the score is adjusted, shown in the breakdown
+        :return: the montanes.lead.score.line records created
+        """
+        if not isinstance(points, int) or not points or abs(points) > MAX_RULE_POINTS:
+            raise UserError(self.env._(
+                "A score adjustment needs a whole number of points other than 0, between "
+                "%(min)s and %(max)s; %(points)s was given.",
+                min=-MAX_RULE_POINTS, max=MAX_RULE_POINTS, points=points,
+            ))
+        if not (reason or '').strip():
+            raise UserError(self.env._("Explain why the score is adjusted: the reason is required."))
+        self.check_access('write')
+        now = fields.Datetime.now()
+        vals_list = [
+            {
+                'lead_id': lead.id,
+                'company_id': lead.company_id.id,
+                'rule_id': False,
+                'rule_type': 'manual',
+                'points': points,
+                'source_ref': f'manual,{self.env.uid},{now.isoformat()}',
+                'date': now,
+                'description': reason.strip(),
+                'user_id': self.env.uid,
+            }
+            for lead in self.sudo()
+        ]
+        return self.env['montanes.lead.score.line'].sudo()._insert_lines(vals_list).with_env(self.env)
+
+    def _montanes_on_band_change(self, old_band_by_lead_id):
+        """React to these leads entering a new score band.
+
+        Called once per crossing, after the new band (``lead.montanes_band_id``)
+        is stored. Overrides must call super().
+
+        :param old_band_by_lead_id: {lead id: montanes.score.band record the lead
+            left, empty recordset when it had none}
+        """
+        crossings = self.env['montanes.lead.band.crossing'].sudo().create([
+            {
+                'lead_id': lead.id,
+                'old_band_id': old_band_by_lead_id.get(lead.id, self.env['montanes.score.band']).id,
+                'new_band_id': lead.montanes_band_id.id,
+                'score': lead.montanes_score,
+            }
+            for lead in self
+        ])
+        self.env['montanes.band.action']._run_on_crossings(crossings)
+
+    def _montanes_refresh_bands(self, all_leads=False):
+        """Store the band matching the total score of these leads and report each crossing.
+
+        One UPDATE moves the leads whose band is outdated and returns their old
+        band. The row lock it takes makes a concurrent refresh of the same lead
+        wait, then find nothing left to move, so a crossing is reported once.
+
+        :param all_leads: refresh every lead instead of ``self``
+        """
+        thresholds = self._montanes_get_band_thresholds()
+        if not thresholds or not (self or all_leads):
+            return
+        self.env['crm.lead'].flush_model(['montanes_score', 'montanes_band_id', 'priority'])
+        *upper_bands, (_lowest_min, lowest_band_id, lowest_priority) = thresholds
+        band_case = SQL("CASE %s ELSE %s END", SQL(" ").join(
+            SQL("WHEN lead.montanes_score >= %s THEN %s", min_score, band_id)
+            for min_score, band_id, _priority in upper_bands
+        ), lowest_band_id) if upper_bands else SQL("%s", lowest_band_id)
+        priority_case = SQL("CASE %s ELSE %s END", SQL(" ").join(
+            SQL("WHEN lead.montanes_score >= %s THEN %s", min_score, priority)
+            for min_score, _band_id, priority in upper_bands
+        ), lowest_priority) if upper_bands else SQL("%s", lowest_priority)
+        scope = SQL() if all_leads else SQL("AND lead.id = ANY(%s)", self.ids)
+        moved = self.env.execute_query(SQL(
+            """
+            UPDATE crm_lead
+               SET montanes_band_id = target.band_id, priority = target.priority
+              FROM (SELECT lead.id, lead.montanes_band_id AS old_band_id,
+                           %(band_case)s AS band_id, %(priority_case)s AS priority
+                      FROM crm_lead lead
+                     WHERE lead.montanes_band_id IS DISTINCT FROM %(band_case)s %(scope)s
+                       FOR UPDATE) AS target
+             WHERE crm_lead.id = target.id
+         RETURNING crm_lead.id, target.old_band_id
+            """,
+            band_case=band_case, priority_case=priority_case, scope=scope,
+        ))
+        if not moved:
+            return
+        Band = self.env['montanes.score.band'].sudo().with_context(active_test=False)
+        leads = self.env['crm.lead'].sudo().with_context(active_test=False).browse(
+            lead_id for lead_id, _old_band_id in moved)
+        leads.invalidate_recordset(['montanes_band_id', 'priority'])
+        leads.modified(['montanes_band_id', 'priority'])
+        leads._montanes_on_band_change({
+            lead_id: Band.browse(old_band_id) for lead_id, old_band_id in moved
+        })
+
+    def _montanes_recompute_totals(self, all_leads=False):
+        """Set the profile, engagement and total scores to the sum of the leads' entries in SQL.
+
+        This is the set-based twin of _compute_montanes_scores for large
+        batches; it then moves the changed leads to their new band.
+
+        :param all_leads: recompute every lead instead of ``self``
+        :return: number of leads whose scores changed
+        """
+        if not (self or all_leads):
+            return 0
+        self.env.flush_all()
+        scope = SQL() if all_leads else SQL("WHERE lead.id = ANY(%s)", self.ids)
+        changed = self.env.execute_query(SQL(
+            """
+            UPDATE crm_lead
+               SET montanes_score_fit = total.fit,
+                   montanes_score_engagement = total.engagement,
+                   montanes_score = total.fit + total.engagement
+              FROM (SELECT lead.id,
+                           COALESCE(SUM(line.points) FILTER (WHERE line.rule_type = 'profile'), 0) AS fit,
+                           COALESCE(SUM(line.points) FILTER (WHERE line.rule_type <> 'profile'), 0) AS engagement
+                      FROM crm_lead lead
+                      LEFT JOIN montanes_lead_score_line line ON line.lead_id = lead.id
+                      %(scope)s
+                     GROUP BY lead.id) AS total
+             WHERE crm_lead.id = total.id
+               AND (crm_lead.montanes_score_fit IS DISTINCT FROM total.fit
+                    OR crm_lead.montanes_score_engagement IS DISTINCT FROM total.engagement
+                    OR crm_lead.montanes_score IS DISTINCT FROM total.fit + total.engagement)
+         RETURNING crm_lead.id
+            """,
+            scope=scope,
+        ))
+        changed_leads = self.env['crm.lead'].browse(lead_id for (lead_id,) in changed)
+        self.env['crm.lead'].invalidate_model(
+            ['montanes_score_fit', 'montanes_score_engagement', 'montanes_score'])
+        changed_leads.modified(['montanes_score'])
+        if all_leads:
+            self.env['crm.lead']._montanes_refresh_bands(all_leads=True)
+        else:
+            changed_leads.sudo()._montanes_refresh_bands()
+        return len(changed)
+
+    @api.model
+    def _cron_montanes_recompute_scores(self, batch_size=50000):
+        """Rebuild every profile entry, decay every entry and recompute every lead's scores.
+
+        Profile rules are re-evaluated one rule at a time over all leads
+        (one search per rule), then the totals are recomputed in slices of
+        ``batch_size`` leads. Each slice is committed and reported as cron
+        progress when run by the scheduler.
+        """
+        start = time.monotonic()
+        Rule = self.env['montanes.scoring.rule'].sudo().with_context(active_test=False)
+        self.env['montanes.lead.score.line']._sync_profile_lines(Rule.search([('rule_type', '=', 'profile')]))
+        self.env['montanes.lead.score.line']._cron_refresh_validity()
+        self.env.flush_all()
+        [(max_id,)] = self.env.execute_query(SQL("SELECT COALESCE(MAX(id), 0) FROM crm_lead"))
+        changed = 0
+        Cron = self.env['ir.cron']
+        in_cron = bool(self.env.context.get('cron_id')) and not modules.module.current_test
+        for first_id in range(1, max_id + 1, batch_size):
+            lead_ids = [lead_id for (lead_id,) in self.env.execute_query(SQL(
+                "SELECT id FROM crm_lead WHERE id >= %s AND id < %s", first_id, first_id + batch_size,
+            ))]
+            changed += self.browse(lead_ids)._montanes_recompute_totals()
+            if in_cron:
+                Cron._commit_progress(len(lead_ids), remaining=max(max_id - first_id - batch_size + 1, 0))
+        _logger.info("Lead score recompute: %d leads changed in %.2fs", changed, time.monotonic() - start)
+        return changed
 
     def _montanes_recompute_profile_score(self):
         """Re-evaluate every profile rule on these leads and update their profile entries."""
@@ -136,24 +509,60 @@ class CrmLead(models.Model):
     def _montanes_prepare_event_vals(self, rules, event_type, source_ref, event_date=None, description=None):
         """Return the score entry values of one event on these leads, one per applicable rule.
 
-        A rule with a company applies only to the leads of that company.
+        A rule with a company applies only to the leads of that company. The
+        entry's source_ref is the key the unique index deduplicates on, built
+        from the rule's repeat policy. Points of an event in the past are
+        already decayed, and an event whose time window has passed scores
+        nothing. Rules with a maximum per period lock the (lead, rule) pair
+        until the transaction ends, so two workers cannot both pass the maximum.
         """
-        return [
-            {
-                'lead_id': lead.id,
-                'company_id': lead.company_id.id,
-                'rule_id': rule.id,
-                'rule_type': 'behaviour',
-                'points': rule.points,
-                'event_type': event_type,
-                'source_ref': source_ref,
-                'date': event_date,
-                'description': description or rule.name,
-            }
-            for lead in self.sudo()
-            for rule in rules
-            if not rule.company_id or rule.company_id == lead.company_id
-        ]
+        now = fields.Datetime.now()
+        event_date = event_date or now
+        vals_list = []
+        for rule in rules:
+            if not rule._montanes_matches_event(source_ref):
+                continue
+            key = rule._montanes_get_ledger_key(source_ref, event_date)
+            expiry_date = False
+            if rule.validity == 'window':
+                expiry_date = event_date + timedelta(days=rule.validity_days)
+                if expiry_date <= now:
+                    continue
+            points = rule._montanes_get_decayed_points(rule.points, event_date, now)
+            for lead in self.sudo():
+                if rule.company_id and rule.company_id != lead.company_id:
+                    continue
+                if rule.repeat_policy == 'every_time' and rule.max_per_period \
+                        and lead._montanes_count_rule_entries(rule, event_date) >= rule.max_per_period:
+                    continue
+                vals_list.append({
+                    'lead_id': lead.id,
+                    'company_id': lead.company_id.id,
+                    'rule_id': rule.id,
+                    'rule_type': 'behaviour',
+                    'points': points,
+                    'points_earned': rule.points,
+                    'event_type': event_type,
+                    'source_ref': key,
+                    'event_ref': source_ref,
+                    'date': event_date,
+                    'expiry_date': expiry_date,
+                    'description': description or rule.name,
+                })
+        return self.env['montanes.lead.score.line']._apply_engagement_caps(vals_list)
+
+    def _montanes_count_rule_entries(self, rule, event_date):
+        """Lock the (lead, rule) pair and count the entries ``rule`` gave this lead in its period."""
+        self.ensure_one()
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", rule.id, self.id))
+        [(count,)] = self.env.execute_query(SQL(
+            """
+            SELECT COUNT(*) FROM montanes_lead_score_line
+             WHERE lead_id = %s AND rule_id = %s AND date > %s AND date <= %s
+            """,
+            self.id, rule.id, event_date - timedelta(days=rule.period_days), event_date,
+        ))
+        return count
 
     @api.model
     def _montanes_find_unsearchable_condition(self, domain_text):
@@ -176,6 +585,43 @@ class CrmLead(models.Model):
             except (AccessError, ValueError, TypeError, psycopg2.DataError) as error:
                 return condition.field_expr, str(error).split('\n', 1)[0]
         return None
+
+    @api.model
+    @tools.ormcache()
+    def _montanes_get_active_event_types(self):
+        """Return the event types that at least one active behaviour rule scores.
+
+        Cached in the registry so that lead writes and message posts spend no
+        query when no rule listens; rule changes clear the cache.
+        """
+        rules = self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
+            ('rule_type', '=', 'behaviour'),
+        ])
+        return frozenset(rules.mapped('event_type'))
+
+    @api.model
+    @tools.ormcache()
+    def _montanes_get_band_thresholds(self):
+        """Return ``(min_score, band_id, priority)`` of the active bands, highest first.
+
+        Cached in the registry because every lead creation reads it for the
+        default band; band changes clear the cache.
+        """
+        bands = self.env['montanes.score.band'].sudo().with_context(active_test=True).search(
+            [], order='min_score desc')
+        return tuple((band.min_score, band.id, band.priority) for band in bands)
+
+    @api.model
+    def _montanes_get_band_for_score(self, score):
+        """Return the active band that a total of ``score`` points falls in."""
+        thresholds = self._montanes_get_band_thresholds()
+        if not thresholds:
+            return self.env['montanes.score.band']
+        band_id = next(
+            (band_id for min_score, band_id, _priority in thresholds if score >= min_score),
+            thresholds[-1][1],
+        )
+        return self.env['montanes.score.band'].browse(band_id)
 
     @api.model
     @tools.ormcache()

@@ -12,11 +12,25 @@ class MailingTrace(models.Model):
     def set_clicked(self, domain=None):
         traces = super().set_clicked(domain=domain)
         traces._montanes_register_lead_event('email_click', 'click')
+        for trace in traces.sudo().filtered(lambda trace: trace.model == 'crm.lead' and trace.res_id):
+            lead = self.env['crm.lead'].sudo().browse(trace.res_id).exists()
+            lead._montanes_set_last_interest(self.env._(
+                "Clicked a link in \"%(mailing)s\"",
+                mailing=trace.mass_mailing_id.subject or trace.mass_mailing_id.name,
+            ))
         return traces
 
     def set_replied(self, domain=None):
         traces = super().set_replied(domain=domain)
         traces._montanes_register_lead_event('email_reply', 'reply')
+        # The gateway posts the same reply on the lead's thread next; it must not score twice.
+        replied = self.env.cr.cache.setdefault('montanes_replied_lead_ids', set())
+        replied.update(trace.res_id for trace in traces if trace.model == 'crm.lead')
+        return traces
+
+    def set_bounced(self, domain=None, bounce_message=False):
+        traces = super().set_bounced(domain=domain, bounce_message=bounce_message)
+        traces._montanes_register_lead_event('email_bounce', 'bounce')
         return traces
 
     def _montanes_register_lead_event(self, event_type, action):

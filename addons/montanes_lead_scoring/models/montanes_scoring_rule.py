@@ -1,15 +1,39 @@
 import ast
+import fnmatch
+
+import psycopg2
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Domain
 
-# Behaviour events a rule can react to. The mailing.trace hooks register
-# exactly these keys, so a new key needs a matching hook.
+# Behaviour events a rule can react to. Each key is registered by a hook on
+# the Odoo model that records the event (mailing.trace, mail.message,
+# calendar.event, mail.activity, crm.lead) or by the website tracking route.
 EVENT_TYPES = [
     ('email_open', 'E-mail opened'),
     ('email_click', 'Link clicked'),
     ('email_reply', 'E-mail replied'),
+    ('email_bounce', 'E-mail bounced'),
+    ('unsubscribe', 'Unsubscribed'),
+    ('page_view', 'Website page visited'),
+    ('info_request', 'Information requested'),
+    ('meeting', 'Meeting held'),
+    ('call', 'Call logged'),
+    ('stage_reached', 'Stage reached'),
+]
+
+REPEAT_POLICIES = [
+    ('once_per_lead', 'Once per lead'),
+    ('once_per_source', 'Once per e-mail, link or page'),
+    ('every_time', 'Every time'),
+]
+
+VALIDITIES = [
+    ('permanent', 'Permanent'),
+    ('window', 'Time window'),
+    ('decay', 'Decay by percentage'),
+    ('half_life', 'Half-life'),
 ]
 
 # Rule fields whose change alters which leads a profile rule scores, or by how
@@ -61,7 +85,72 @@ class MontanesScoringRule(models.Model):
     event_type = fields.Selection(
         selection=EVENT_TYPES,
         string='Event',
-        help='E-mail event that earns the points of a behaviour rule, once per e-mail.',
+        help='Event that earns the points of a behaviour rule.',
+    )
+    url_pattern = fields.Char(
+        string='Page URL Pattern',
+        help='Pages whose visit scores, as a pattern where * matches any text, '
+        'e.g. */precios* . Leave empty to score every page.',
+    )
+    stage_id = fields.Many2one(
+        comodel_name='crm.stage',
+        string='Stage',
+        ondelete='cascade',
+        help='Stage whose reaching scores. Leave empty to score every stage change.',
+    )
+    repeat_policy = fields.Selection(
+        selection=REPEAT_POLICIES,
+        string='Repeat',
+        required=True,
+        default='once_per_source',
+        help='Once per lead: the first event scores, later ones add nothing. '
+        'Once per e-mail, link or page: each e-mail, link or page scores once. '
+        'Every time: each event scores, up to the maximum per period.',
+    )
+    max_per_period = fields.Integer(
+        string='Maximum per Period',
+        help='Most entries this rule gives one lead within the period. 0 means no maximum.',
+    )
+    period_days = fields.Integer(
+        string='Period (days)',
+        default=30,
+        help='Length of the period of the maximum, in days, counted back from the event.',
+    )
+    validity = fields.Selection(
+        selection=VALIDITIES,
+        string='Validity',
+        required=True,
+        default='permanent',
+        help='Permanent: the points stay. Time window: they count for a number of days, then expire. '
+        'Decay by percentage: they lose a percentage each period. '
+        'Half-life: they halve every half-life.',
+    )
+    validity_days = fields.Integer(
+        string='Valid for (days)',
+        default=90,
+        help='Days the points of a time-window rule count, from the event.',
+    )
+    decay_percent = fields.Float(
+        string='Decay (%)',
+        default=10.0,
+        help='Percentage of the points lost at the end of each decay period.',
+    )
+    decay_period_days = fields.Integer(
+        string='Decay Period (days)',
+        default=30,
+        help='Length of a decay period, in days.',
+    )
+    half_life_days = fields.Integer(
+        string='Half-life (days)',
+        default=30,
+        help='Days after which the points are half of what the event earned.',
+    )
+    group_id = fields.Many2one(
+        comodel_name='montanes.scoring.rule.group',
+        string='Group',
+        index=True,
+        ondelete='set null',
+        help='Rules of a group share the group\'s maximum points per lead.',
     )
     points = fields.Integer(
         string='Points',
@@ -75,6 +164,11 @@ class MontanesScoringRule(models.Model):
         string='Score Entries',
     )
     lead_count = fields.Integer(string='Leads', compute='_compute_lead_count')
+    match_count = fields.Integer(
+        string='Matching Leads',
+        compute='_compute_match_count',
+        help='Leads the condition matches now, counted while the condition is edited.',
+    )
 
     _check_points_not_zero = models.Constraint(
         'CHECK(points <> 0)',
@@ -96,9 +190,59 @@ class MontanesScoringRule(models.Model):
         for rule in self:
             rule.lead_count = count_by_rule.get(rule.id, 0)
 
+    @api.depends('domain', 'rule_type', 'company_id')
+    def _compute_match_count(self):
+        Lead = self.env['crm.lead'].with_context(active_test=False)
+        for rule in self:
+            rule.match_count = 0
+            if rule.rule_type != 'profile':
+                continue
+            try:
+                domain = Domain(ast.literal_eval(rule.domain or '[]'))
+                if rule.company_id:
+                    domain &= Domain('company_id', '=', rule.company_id.id)
+                # The count runs as the editor, so it reveals only leads they may read.
+                with self.env.cr.savepoint():
+                    rule.match_count = Lead.search_count(domain)
+            except (ValueError, TypeError, SyntaxError, KeyError, MemoryError, RecursionError,
+                    AccessError, psycopg2.Error):
+                rule.match_count = 0
+
     # ------------------------------------------------------------
     # CONSTRAINTS
     # ------------------------------------------------------------
+
+    @api.constrains('repeat_policy', 'max_per_period', 'period_days', 'validity', 'validity_days',
+                    'decay_percent', 'decay_period_days', 'half_life_days')
+    def _check_repeat_and_validity(self):
+        for rule in self:
+            if rule.max_per_period < 0:
+                raise ValidationError(self.env._(
+                    "The maximum per period of the rule \"%(rule)s\" cannot be negative: "
+                    "enter 0 for no maximum or a positive number.", rule=rule.name))
+            if rule.repeat_policy == 'every_time' and rule.max_per_period and rule.period_days <= 0:
+                raise ValidationError(self.env._(
+                    "The period of the rule \"%(rule)s\" must be at least 1 day.", rule=rule.name))
+            if rule.validity == 'window' and rule.validity_days <= 0:
+                raise ValidationError(self.env._(
+                    "The time window of the rule \"%(rule)s\" must be at least 1 day.", rule=rule.name))
+            if rule.validity == 'half_life' and rule.half_life_days <= 0:
+                raise ValidationError(self.env._(
+                    "The half-life of the rule \"%(rule)s\" must be at least 1 day.", rule=rule.name))
+            if rule.validity == 'decay' and (
+                rule.decay_period_days <= 0 or not 0 < rule.decay_percent <= 100
+            ):
+                raise ValidationError(self.env._(
+                    "The decay of the rule \"%(rule)s\" needs a period of at least 1 day and "
+                    "a percentage above 0 and at most 100.", rule=rule.name))
+
+    @api.constrains('rule_type', 'validity', 'repeat_policy')
+    def _check_profile_validity(self):
+        for rule in self:
+            if rule.rule_type == 'profile' and rule.validity != 'permanent':
+                raise ValidationError(self.env._(
+                    "The profile rule \"%(rule)s\" scores what the lead is, so its points cannot "
+                    "expire or decay: set its validity to Permanent.", rule=rule.name))
 
     @api.constrains('rule_type', 'domain')
     def _check_domain(self):
@@ -196,14 +340,17 @@ class MontanesScoringRule(models.Model):
         if 'rule_type' in vals:
             self._check_rule_type_change(vals['rule_type'])
         result = super().write(vals)
+        if {'active', 'rule_type', 'event_type'} & set(vals):
+            self.env.registry.clear_cache()  # crm.lead._montanes_get_active_event_types
         if PROFILE_RESCORE_FIELDS & set(vals):
             self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
             self._rescore_profile_leads()
         return result
 
     def unlink(self):
-        # Deleting a rule deletes its score entries (ondelete='cascade'), and the
-        # ORM then recomputes the lead totals; only the trigger cache is left.
+        # The entries go first through the ORM, so lead totals and bands follow;
+        # the database cascade would skip both.
+        self.sudo().score_line_ids.unlink()
         result = super().unlink()
         self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
         return result
@@ -256,6 +403,45 @@ class MontanesScoringRule(models.Model):
                 error=error,
             )) from None
         return domain
+
+    def _montanes_matches_event(self, source_ref):
+        """Tell whether an event from ``source_ref`` is one this rule scores.
+
+        Page views match the URL pattern (``*`` for any text, case ignored)
+        against the page URL, which is their source_ref. Stage changes have
+        the source_ref 'crm.stage,<id>' and match the rule's stage.
+        """
+        self.ensure_one()
+        if self.event_type == 'page_view' and self.url_pattern:
+            return fnmatch.fnmatchcase((source_ref or '').lower(), self.url_pattern.strip().lower())
+        if self.event_type == 'stage_reached' and self.stage_id:
+            return source_ref == f'crm.stage,{self.stage_id.id}'
+        return True
+
+    def _montanes_get_ledger_key(self, source_ref, event_date):
+        """Return the source_ref of the entry an event gives, unique per lead and rule.
+
+        Two events with the same key score once: one key per lead for "once
+        per lead", the event's source for "once per e-mail, link or page", and
+        the source plus the event time for "every time".
+        """
+        self.ensure_one()
+        if self.repeat_policy == 'once_per_lead':
+            return 'lead'
+        if self.repeat_policy == 'every_time':
+            return f'{source_ref}@{event_date.isoformat()}'
+        return source_ref
+
+    def _montanes_get_decayed_points(self, points, event_date, now):
+        """Return what ``points`` earned at ``event_date`` are worth at ``now`` under this rule."""
+        self.ensure_one()
+        age_days = max((now - event_date).total_seconds(), 0) / 86400
+        if self.validity == 'half_life':
+            return round(points * 0.5 ** (age_days / self.half_life_days))
+        if self.validity == 'decay':
+            periods = int(age_days // self.decay_period_days)
+            return round(points * (1 - self.decay_percent / 100) ** periods)
+        return points
 
     def _check_rule_type_change(self, new_rule_type):
         """Reject a type change on a rule that has already scored.

@@ -8,3 +8,8 @@ from . import test_tracking_route
 from . import test_tracking_concurrency
 from . import test_machine_tour
 from . import test_tracking_settings
+from . import test_score_bands
+from . import test_score_ledger_invariants
+from . import test_engagement_rules
+from . import test_band_actions
+from . import test_calibration

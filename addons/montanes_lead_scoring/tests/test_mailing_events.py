@@ -179,3 +179,43 @@ class TestMailingEvents(MontanesScoringCommon, MassMailCase, HttpCase):
         self.assertFalse(self.env['montanes.lead.score.line'].search([
             ('source_ref', '=', f'mailing.trace,{trace_marta.id},open'),
         ]))
+
+    @mute_logger('odoo.addons.mail.models.mail_mail')
+    def test_click_before_pixel(self):
+        self.rule_open.points = 7
+        self.rule_click.points = 3
+        trace = self._send_mailing()[self.lead_pilar.id]
+
+        # The contact clicks before the mail client has loaded the images.
+        self.url_open(self._click_path(trace), allow_redirects=False)
+        self.assertEqual(self.lead_pilar.montanes_score_engagement, 10)
+        self.url_open(self._open_pixel_path(trace))
+        self.assertEqual(self.lead_pilar.montanes_score_engagement, 10, "The late pixel adds nothing: 7 + 3")
+        open_lines = self.lead_pilar.montanes_score_line_ids.filtered(lambda line: line.event_type == 'email_open')
+        self.assertEqual(len(open_lines), 1, "A single open entry")
+        self.assertEqual(self.lead_pilar.montanes_last_interest,
+                         'Clicked a link in "Renueve sus licencias antes de fin de año"')
+
+    @mute_logger('odoo.addons.mail.models.mail_mail')
+    def test_bounce_scores_once(self):
+        self.env['montanes.scoring.rule'].create({
+            'name': 'Bounce', 'rule_type': 'behaviour', 'event_type': 'email_bounce', 'points': -20,
+        })
+        trace = self._send_mailing()[self.lead_marta.id]
+        trace.set_bounced(bounce_message='550 5.1.1 User unknown')
+        trace.set_bounced(bounce_message='550 5.1.1 User unknown')
+        self.assertEqual(self.lead_marta.montanes_score_engagement, -20)
+        self.assertEqual(self.lead_marta.montanes_score_line_ids.source_ref, f'mailing.trace,{trace.id},bounce')
+
+    @mute_logger('odoo.addons.mail.models.mail_mail', 'odoo.addons.mail.models.mail_thread')
+    def test_thread_reply_without_mailing(self):
+        customer = self.env['res.partner'].create({
+            'name': 'Pilar Garrido Domínguez', 'email': 'pilar.garrido@construccionesvalle.example',
+        })
+        self.lead_pilar.message_post(
+            author_id=customer.id, message_type='email', subject='Re: licencias para la obra nueva',
+            body='Nos interesan 12 licencias.',
+        )
+        self.assertEqual(self.lead_pilar.montanes_score_engagement, 20,
+                         "An e-mail from the contact on the lead's thread scores as a reply")
+        self.assertEqual(self.lead_pilar.montanes_last_interest, 'Re: licencias para la obra nueva')

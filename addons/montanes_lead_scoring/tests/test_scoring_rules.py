@@ -342,8 +342,8 @@ class TestScoreLedger(MontanesScoringCommon):
 
     def test_register_event_unknown_type_raises(self):
         lead = self._create_lead()
-        with self.assertRaisesRegex(ValueError, 'email_bounce'):
-            lead._montanes_register_event('email_bounce', 'mailing.trace,5,bounce')
+        with self.assertRaisesRegex(ValueError, 'email_forward'):
+            lead._montanes_register_event('email_forward', 'mailing.trace,5,forward')
         with self.assertRaisesRegex(ValueError, 'source_ref'):
             lead._montanes_register_event('email_open', '')
 

@@ -1,0 +1,68 @@
+from odoo import models
+
+PARTICIPANT_MODEL = "montanes.campaign.participant"
+
+
+class MailingMailing(models.Model):
+    _inherit = "mailing.mailing"
+
+    def _get_unsubscribe_url(self, email_to, res_id):
+        """Send the recipients of campaign steps to the campaign unsubscribe
+        page, which offers 'this campaign' or 'all' and asks the reason."""
+        if self.mailing_model_real == PARTICIPANT_MODEL and res_id:
+            participant = self.env[PARTICIPANT_MODEL].sudo().browse(res_id).exists()
+            if participant:
+                return participant._get_unsubscribe_url()
+        return super()._get_unsubscribe_url(email_to, res_id)
+
+    def _get_seen_list(self):
+        """Skip the address-based duplicate check for campaign steps.
+
+        A participant entering the campaign again has the address of its
+        first participation, and must get the step again. Each participant
+        gets the step at most once through its campaign activity, and a
+        unique index on the traces of the step mailing backs that up."""
+        if self.mailing_model_real == PARTICIPANT_MODEL:
+            return set()
+        return super()._get_seen_list()
+
+    def _montanes_queue(self, res_ids):
+        """Queue this step mailing for the participants res_ids in the
+        current transaction.
+
+        It builds the same composer as action_send_mail, but never commits:
+        the caller marks the campaign activities done in the same
+        transaction, so a crash loses both or neither.
+        """
+        self.ensure_one()
+        context_user = self.user_id or self.write_uid or self.env.user
+        mailing = self.with_context(**self.env["res.users"].with_user(context_user).context_get())
+        odoobot = self.env.ref("base.partner_root")
+        user_partner = self.env.user.partner_id
+        composer_values = {
+            "auto_delete": not mailing.keep_archives,
+            "auto_delete_keep_log": mailing.reply_to_mode == "update",
+            "author_id": mailing.user_id.partner_id.id if user_partner == odoobot else user_partner.id,
+            "attachment_ids": [(4, attachment.id) for attachment in mailing.attachment_ids],
+            "body": mailing._prepend_preview(mailing.body_html or "", mailing.preview),
+            "composition_mode": "mass_mail",
+            "email_from": mailing.email_from,
+            "mail_server_id": mailing.mail_server_id.id,
+            "mass_mailing_id": mailing.id,
+            "model": mailing.mailing_model_real,
+            "reply_to_force_new": mailing.reply_to_mode == "new",
+            "subject": mailing.subject,
+            "template_id": False,
+            "use_exclusion_list": mailing.use_exclusion_list,
+        }
+        if mailing.reply_to_mode == "new":
+            composer_values["reply_to"] = mailing.reply_to
+        composer = self.env["mail.compose.message"].with_context(
+            active_ids=res_ids,
+            default_composition_mode="mass_mail",
+            **mailing._get_mass_mailing_context(),
+        ).create(composer_values)
+        composer._action_send_mail(auto_commit=False)
+        if mailing.state != "done":
+            mailing.write({"state": "done", "sent_date": mailing.sent_date or self.env.cr.now()})
+        return True

@@ -1,0 +1,115 @@
+import psycopg2
+
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import MontanesScoringCommon
+
+
+@tagged('post_install', '-at_install')
+class TestScoreBands(MontanesScoringCommon):
+    """Bands of the total score with the default thresholds: Frío < 25 <= Templado < 50 <= Caliente."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.band_cold = cls.env.ref('montanes_lead_scoring.score_band_cold')
+        cls.band_warm = cls.env.ref('montanes_lead_scoring.score_band_warm')
+        cls.band_hot = cls.env.ref('montanes_lead_scoring.score_band_hot')
+        (cls.band_cold | cls.band_warm | cls.band_hot).write({'active': True})
+        cls.band_cold.min_score = 0
+        cls.band_warm.min_score = 25
+        cls.band_hot.min_score = 50
+        cls.env['montanes.score.band'].search([
+            ('id', 'not in', (cls.band_cold | cls.band_warm | cls.band_hot).ids),
+        ]).active = False
+
+    def _crossings(self, lead):
+        return self.env['montanes.lead.band.crossing'].search([('lead_id', '=', lead.id)], order='id')
+
+    def test_default_bands(self):
+        self.assertEqual(
+            [(band.code, band.name) for band in self.band_cold | self.band_warm | self.band_hot],
+            [('cold', 'Frío'), ('warm', 'Templado'), ('hot', 'Caliente')],
+        )
+
+    def test_new_lead_is_cold(self):
+        lead = self._create_lead()
+        self.assertEqual(lead.montanes_score, 0)
+        self.assertEqual(lead.montanes_band_id, self.band_cold)
+        self.assertFalse(self._crossings(lead), "Creating a lead in the lowest band is no crossing")
+
+    def test_band_follows_score(self):
+        lead = self._create_lead()
+        lead._montanes_adjust_score(30, 'Visited our stand at the fair')
+        self.assertEqual(lead.montanes_band_id, self.band_warm)
+        self.assertEqual(lead.priority, '2', "Templado sets two priority stars")
+        lead._montanes_adjust_score(20, 'Asked for a quote by phone')
+        self.assertEqual(lead.montanes_score, 50)
+        self.assertEqual(lead.montanes_band_id, self.band_hot)
+        self.assertEqual(lead.priority, '3')
+        lead._montanes_adjust_score(-100, 'Bought from a competitor')
+        self.assertEqual(lead.montanes_score, -50)
+        self.assertEqual(lead.montanes_band_id, self.band_cold, "Scores below the lowest band stay in it")
+        self.assertEqual(
+            [(crossing.old_band_id, crossing.new_band_id, crossing.score) for crossing in self._crossings(lead)],
+            [
+                (self.band_cold, self.band_warm, 30),
+                (self.band_warm, self.band_hot, 50),
+                (self.band_hot, self.band_cold, -50),
+            ],
+        )
+
+    def test_same_band_no_crossing(self):
+        lead = self._create_lead()
+        lead._montanes_adjust_score(5, 'Called back')
+        lead._montanes_adjust_score(5, 'Called back again')
+        self.assertEqual(lead.montanes_band_id, self.band_cold)
+        self.assertFalse(self._crossings(lead))
+
+    def test_profile_rule_sets_band(self):
+        self.rule_director.points = 60
+        lead = self._create_lead(function='Directora de compras')
+        self.assertEqual(lead.montanes_score, 60)
+        self.assertEqual(lead.montanes_band_id, self.band_hot)
+        self.assertEqual(len(self._crossings(lead)), 1)
+        # A new condition that still matches removes and re-adds nothing visible.
+        self.rule_director.domain = "[('function', 'ilike', 'directora')]"
+        self.assertEqual(lead.montanes_band_id, self.band_hot)
+        self.assertEqual(len(self._crossings(lead)), 1, "Re-scoring to the same total is no crossing")
+
+    def test_threshold_change_moves_leads(self):
+        lead = self._create_lead()
+        lead._montanes_adjust_score(30, 'Fair')
+        self.assertEqual(lead.montanes_band_id, self.band_warm)
+        self.band_hot.min_score = 30
+        self.assertEqual(lead.montanes_band_id, self.band_hot)
+        self.assertEqual(self._crossings(lead)[-1].old_band_id, self.band_warm)
+
+    def test_overlapping_thresholds(self):
+        with self.assertRaisesRegex(ValidationError, 'overlap'):
+            self.band_warm.min_score = 50
+
+    def test_duplicate_code(self):
+        with self.assertRaises(psycopg2.IntegrityError), mute_logger('odoo.sql_db'), self.cr.savepoint():
+            self.env['montanes.score.band'].create({'name': 'Tibio', 'code': 'warm', 'min_score': 10})
+
+    def test_adjust_score_ledger(self):
+        lead = self._create_lead(function='Director general')
+        lines = lead.with_user(self.user_marketing)._montanes_adjust_score(80, 'Met the buyer at the fair')
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines.rule_type, 'manual')
+        self.assertEqual(lines.user_id, self.user_marketing)
+        self.assertEqual(lines.description, 'Met the buyer at the fair')
+        self.assertEqual(lead.montanes_score_fit, 15)
+        self.assertEqual(lead.montanes_score_engagement, 80)
+        self.assertEqual(lead.montanes_score, sum(lead.montanes_score_line_ids.mapped('points')))
+
+    def test_adjust_score_bad_input(self):
+        lead = self._create_lead()
+        with self.assertRaisesRegex(UserError, 'other than 0'):
+            lead._montanes_adjust_score(0, 'Nothing')
+        with self.assertRaisesRegex(UserError, 'reason is required'):
+            lead._montanes_adjust_score(5, '  ')
+        self.assertFalse(lead.montanes_score_line_ids)
