@@ -9,17 +9,22 @@
     "depends": [
         "sale_management",
         "sale_stock",
+        "portal",
     ],
     "data": [
         "security/montanes_license_inventory_security.xml",
         "security/ir.model.access.csv",
         "data/ir_sequence_data.xml",
         "data/mail_activity_type_data.xml",
+        "data/mail_template_data.xml",
+        "data/ir_cron_data.xml",
         "wizards/montanes_license_key_import_views.xml",
+        "wizards/montanes_license_order_cancel_views.xml",
         "views/montanes_license_views.xml",
         "views/product_template_views.xml",
         "views/stock_lot_views.xml",
         "views/res_config_settings_views.xml",
+        "views/montanes_license_portal_templates.xml",
         "views/montanes_license_inventory_menus.xml",
     ],
     "demo": [
