@@ -25,6 +25,7 @@
         "views/stock_lot_views.xml",
         "views/res_config_settings_views.xml",
         "views/montanes_license_portal_templates.xml",
+        "views/montanes_license_report_views.xml",
         "views/montanes_license_inventory_menus.xml",
     ],
     "demo": [

@@ -64,7 +64,7 @@ class MontanesLicensePortal(CustomerPortal):
         for license_ in self._montanes_get_licenses():
             writer.writerow([
                 license_.name,
-                license_.product_id.display_name,
+                license_.sudo().product_id.display_name,
                 license_.montanes_key_masked or '',
                 license_.seats,
                 license_.date_start.isoformat(),
