@@ -5,3 +5,4 @@ from . import test_key_display
 from . import test_license_lifecycle
 from . import test_reverse_charge
 from . import test_portal
+from . import test_performance

@@ -529,3 +529,38 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self.customer.user_id = self.user_salesman
         with self.assertRaises(AccessError):
             order.montanes_license_ids.with_user(self.user_salesman).montanes_reveal_key('backend')
+
+    # ------------------------------------------------------------
+    # Key pattern and case rules
+    # ------------------------------------------------------------
+
+    def test_import_pattern_and_case(self):
+        self.product_antivirus.write({
+            'montanes_key_pattern': r'[0-9]{4}-[0-9]{4}',
+            'montanes_key_case': 'lower',
+        })
+        wizard = self._import_keys(HEADER + (
+            "AV-CORP-1Y;  AVC-1234-5678 ;;\r\n"
+            "AV-CORP-1Y;AVC-12AB-5678;;\r\n"
+        ))
+        self.assertEqual(wizard.lot_ids.mapped('name'), ['avc-1234-5678'])
+        self.assertEqual(wizard.line_ids.row_number, 3)
+        self.assertEqual(wizard.line_ids.reason, 'bad_format')
+        self.assertEqual(
+            wizard.line_ids.message,
+            f"The key does not have the format of “{self.product_antivirus.display_name}”: it "
+            "must be “AVC-” followed by text matching the pattern “[0-9]{4}-[0-9]{4}”.",
+        )
+        quant = wizard.lot_ids.quant_ids.filtered(lambda quant: quant.quantity > 0)
+        self.assertEqual(quant.location_id, self.stock_location)
+
+    def test_import_case_kept(self):
+        self.product_antivirus.write({
+            'montanes_key_pattern': r'[A-Za-z0-9]{8}',
+            'montanes_key_case': 'keep',
+        })
+        wizard = self._import_keys(HEADER + "AV-CORP-1Y;AVC-abCD1234;;\r\n")
+        self.assertEqual(wizard.lot_ids.mapped('name'), ['AVC-abCD1234'])
+        again = self._import_keys(HEADER + "AV-CORP-1Y;AVC-abCD1234;;\r\n")
+        self.assertFalse(again.lot_ids)
+        self.assertEqual(again.line_ids.reason, 'already_exists')
