@@ -16,6 +16,7 @@
         "security/ir.model.access.csv",
         "data/ir_sequence_data.xml",
         "data/mail_activity_type_data.xml",
+        "data/mail_message_subtype_data.xml",
         "data/mail_template_data.xml",
         "data/ir_cron_data.xml",
         "wizards/montanes_license_key_import_views.xml",
@@ -33,6 +34,11 @@
         "demo/product_product_demo.xml",
         "demo/stock_lot_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "montanes_license_inventory/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

@@ -394,12 +394,27 @@ class SaleOrder(models.Model):
         if not licenses:
             return
         key_count = len(licenses.filtered('lot_id'))
+        service_user = self._montanes_get_service_user()
         self.activity_schedule(
             'montanes_license_inventory.mail_activity_type_license_delivery',
             summary=self.env._(
                 "Send %(count)s licence keys to the customer", count=key_count,
             ) if key_count else self.env._("Activate the licence seats for the customer"),
-            user_id=self._montanes_get_service_user().id,
+            user_id=service_user.id,
+        )
+        # The service user follows the order through an internal subtype only, so that it is
+        # notified of this message and the customer, also a follower, is not.
+        subtype = self.env.ref('montanes_license_inventory.mt_license_delivered')
+        self.message_subscribe(partner_ids=service_user.partner_id.ids, subtype_ids=subtype.ids)
+        self.message_post(
+            body=self.env._(
+                "%(count)s licences delivered to %(partner)s: %(licenses)s",
+                count=len(licenses),
+                partner=self.partner_id.display_name,
+                licenses=', '.join(licenses.mapped('name')),
+            ),
+            subtype_id=subtype.id,
+            message_type='notification',
         )
 
     # ------------------------------------------------------------

@@ -97,6 +97,20 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self.assertIn(self.customer, message.partner_ids)
         self.assertIn("por importe de", message.body)
 
+    def test_service_user_notified(self):
+        order = self._create_order([(self.product_office, 1, 100.0)])
+        order.action_confirm()
+        subtype = self.env.ref('montanes_license_inventory.mt_license_delivered')
+        message = order.message_ids.filtered(lambda message: message.subtype_id == subtype)
+        self.assertEqual(len(message), 1)
+        self.assertEqual(
+            message.body,
+            f"<p>1 licences delivered to {self.customer.display_name}: "
+            f"{order.montanes_license_ids.name}</p>",
+        )
+        self.assertIn(self.user_service.partner_id, message.notified_partner_ids)
+        self.assertNotIn(self.customer, message.notified_partner_ids)
+
     # ------------------------------------------------------------
     # Key e-mail
     # ------------------------------------------------------------
@@ -270,6 +284,17 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
     # ------------------------------------------------------------
     # Seats, generated keys, shortage with backorder, low stock
     # ------------------------------------------------------------
+
+    def test_first_expiring_key_first(self):
+        self._import_keys(HEADER + (
+            "AV-CORP-1Y;AVC-LATER-AAAAA-AAAAA-KEY01;31/12/2028;\r\n"
+            "AV-CORP-1Y;AVC-NONEE-BBBBB-BBBBB-KEY02;;\r\n"
+            "AV-CORP-1Y;AVC-FIRST-CCCCC-CCCCC-KEY03;30/06/2027;\r\n"
+        ))
+        order = self._create_order([(self.product_antivirus, 1, 39.90)])
+        order.action_confirm()
+        self.assertEqual(
+            order.montanes_license_ids.sudo().lot_id.name, 'AVC-FIRST-CCCCC-CCCCC-KEY03')
 
     def test_seats_per_unit(self):
         self.seats_product.montanes_license_seats_per_unit = 5

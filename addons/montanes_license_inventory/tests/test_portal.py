@@ -74,6 +74,10 @@ class TestLicensePortal(HttpCase):
             "1;2026-01-15;2027-01-15;Active;",
         )
 
+    def test_portal_tour(self):
+        self.start_tour('/my', 'montanes_license_portal_tour', login='montanes_portal_http')
+        self.assertEqual(self.own.sudo().reveal_ids.channel, 'portal')
+
 
 def http_csrf(case):
     """Return a CSRF token valid for the session that `case` authenticated."""
