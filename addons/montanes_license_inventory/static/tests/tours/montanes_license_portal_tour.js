@@ -1,6 +1,6 @@
 import { registry } from "@web/core/registry";
 
-// The portal user holds one licence whose key ends in OWN01.
+// The portal user is the holder of one licence, whose key ends in OWN01.
 registry.category("web_tour.tours").add("montanes_license_portal_tour", {
     url: "/my",
     steps: () => [
