@@ -1,20 +1,25 @@
-"""Time the confirmation of a 2-key licence order against Odoo doing the same work by hand.
+"""Time the confirmation of a licence order against Odoo doing the same work by hand.
 
-Licence case: ``sale.order.action_confirm()`` on an order of 2 × a key licence product, which
-reserves and delivers two keys, creates two licences, posts the invoice and schedules the
-service activity. Baseline, measured in the same run: the same order of an ordinary
-serial-tracked product, confirmed, its picking validated with two serials, and its invoice
-created and posted with Odoo's own methods.
+Licence case: ``sale.order.action_confirm()`` on an order of LINES lines of one key each,
+which reserves and delivers the keys, creates one licence per key, posts the invoice, e-mails
+the keys and schedules the service activity. Baseline, measured in the same run: the same
+order of an ordinary serial-tracked product, confirmed, its picking validated with one serial
+per line, and its invoice created and posted with Odoo's own methods. The licence module is
+installed for both cases, and its confirmation override only locks the order rows of the
+baseline order.
 
-    python3 bench/bench_license_confirm.py -d DATABASE [--repeat 5]
+    python3 bench/bench_license_confirm.py -d DATABASE [--lines 100] [--repeat 5]
 """
+
+import sys
 
 from odoo_bench import median_seconds, odoo_env, parse_args
 
-KEYS_IN_STOCK = 20
+# Order lines of the default run, one key each.
+DEFAULT_LINES = 100
 
 
-def make_product(env, name, prefix, licence):
+def make_product(env, name, prefix, licence, keys_in_stock):
     values = {
         "name": name,
         "default_code": prefix,
@@ -31,20 +36,22 @@ def make_product(env, name, prefix, licence):
         })
     product = env["product.product"].create(values)
     stock = env["stock.warehouse"].search([("company_id", "=", env.company.id)], limit=1).lot_stock_id
-    for number in range(KEYS_IN_STOCK):
-        lot = env["stock.lot"].create({
-            "name": f"{prefix}-{number:05d}-BENCH",
-            "product_id": product.id,
-            "company_id": env.company.id,
-        })
+    lots = env["stock.lot"].create([{
+        "name": f"{prefix}-{number:05d}-BENCH",
+        "product_id": product.id,
+        "company_id": env.company.id,
+    } for number in range(keys_in_stock)])
+    for lot in lots:
         env["stock.quant"]._update_available_quantity(product, stock, 1, lot_id=lot)
     return product
 
 
-def make_order(env, partner, product):
+def make_order(env, partner, product, lines):
     return env["sale.order"].create({
         "partner_id": partner.id,
-        "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": 2})],
+        "order_line": [
+            (0, 0, {"product_id": product.id, "product_uom_qty": 1}) for _line in range(lines)
+        ],
     })
 
 
@@ -59,19 +66,27 @@ def confirm_by_hand(order):
 
 
 def main():
+    lines = DEFAULT_LINES
+    if "--lines" in sys.argv:
+        position = sys.argv.index("--lines")
+        lines = int(sys.argv[position + 1])
+        del sys.argv[position:position + 2]
     args = parse_args(__doc__.splitlines()[0])
     with odoo_env(args) as env:
-        partner = env["res.partner"].create({"name": "Cliente de prueba de rendimiento"})
-        licence = make_product(env, "Licencia de prueba", "BENCHLIC", licence=True)
-        plain = make_product(env, "Producto con número de serie", "BENCHSER", licence=False)
+        partner = env["res.partner"].create({
+            "name": "Cliente de prueba de rendimiento",
+            "email": "rendimiento@cliente.example",
+        })
+        licence = make_product(env, "Licencia de prueba", "BENCHLIC", True, lines)
+        plain = make_product(env, "Producto con número de serie", "BENCHSER", False, lines)
 
         licence_seconds = median_seconds(
-            env, lambda: make_order(env, partner, licence).action_confirm(), args.repeat)
+            env, lambda: make_order(env, partner, licence, lines).action_confirm(), args.repeat)
         plain_seconds = median_seconds(
-            env, lambda: confirm_by_hand(make_order(env, partner, plain)), args.repeat)
+            env, lambda: confirm_by_hand(make_order(env, partner, plain, lines)), args.repeat)
 
-        print(f"licence order, 2 keys, action_confirm:        {licence_seconds * 1000:8.1f} ms")
-        print(f"serial order, 2 serials, confirm by hand:     {plain_seconds * 1000:8.1f} ms")
+        print(f"licence order, {lines} keys, action_confirm:      {licence_seconds * 1000:8.1f} ms")
+        print(f"serial order, {lines} serials, confirm by hand:   {plain_seconds * 1000:8.1f} ms")
         print(f"ratio licence / by hand:                      {licence_seconds / plain_seconds:8.2f}")
 
 

@@ -9,17 +9,24 @@
     "depends": [
         "sale_management",
         "sale_stock",
+        "portal",
     ],
     "data": [
         "security/montanes_license_inventory_security.xml",
         "security/ir.model.access.csv",
         "data/ir_sequence_data.xml",
         "data/mail_activity_type_data.xml",
+        "data/mail_message_subtype_data.xml",
+        "data/mail_template_data.xml",
+        "data/ir_cron_data.xml",
         "wizards/montanes_license_key_import_views.xml",
+        "wizards/montanes_license_order_cancel_views.xml",
         "views/montanes_license_views.xml",
         "views/product_template_views.xml",
         "views/stock_lot_views.xml",
         "views/res_config_settings_views.xml",
+        "views/montanes_license_portal_templates.xml",
+        "views/montanes_license_report_views.xml",
         "views/montanes_license_inventory_menus.xml",
     ],
     "demo": [
@@ -27,6 +34,11 @@
         "demo/product_product_demo.xml",
         "demo/stock_lot_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "montanes_license_inventory/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

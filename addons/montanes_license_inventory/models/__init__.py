@@ -3,7 +3,11 @@ from . import product_product
 from . import stock_lot
 from . import stock_quant
 from . import montanes_license
+from . import montanes_license_key_reveal
 from . import res_company
 from . import res_config_settings
 from . import res_partner
 from . import sale_order
+from . import sale_order_line
+from . import account_move
+from . import stock_move

@@ -1,6 +1,13 @@
+import logging
+import secrets
+from datetime import timedelta
+
 from dateutil.relativedelta import relativedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, modules
+from odoo.exceptions import AccessError, UserError
+
+_logger = logging.getLogger(__name__)
 
 # Character that replaces the hidden part of a key for users outside the key groups.
 KEY_MASK_CHARACTER = '•'
@@ -11,6 +18,13 @@ KEY_GROUPS = (
     'montanes_license_inventory.montanes_license_inventory_group_service,'
     'montanes_license_inventory.montanes_license_inventory_group_manager'
 )
+# Licences handled per batch by the renewal cron, each batch committed on its own.
+RENEWAL_BATCH_SIZE = 100
+# Letters and digits of generated keys: no 0/O or 1/I, which customers mistype.
+GENERATED_KEY_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'
+# Four groups of five characters, the layout of the vendor keys: 32^20 possible keys.
+GENERATED_KEY_GROUPS = 4
+GENERATED_KEY_GROUP_LENGTH = 5
 
 
 class MontanesLicense(models.Model):
@@ -53,11 +67,43 @@ class MontanesLicense(models.Model):
         string="Key",
         groups=KEY_GROUPS,
     )
+    generated_key = fields.Char(
+        string="Generated Key",
+        readonly=True,
+        copy=False,
+        groups=KEY_GROUPS,
+        help="Key created at confirmation for a licence of kind Key generated at sale.",
+    )
     montanes_key_masked = fields.Char(
         string="Masked Key",
         compute='_compute_montanes_key_masked',
         compute_sudo=True,
         help="The key with every group but the first and the last hidden.",
+    )
+    user_id = fields.Many2one(
+        related='order_id.user_id',
+        string="Salesperson",
+        store=True,
+        index=True,
+    )
+    renewal_order_id = fields.Many2one(
+        comodel_name='sale.order',
+        string="Renewal Quotation",
+        readonly=True,
+        copy=False,
+        index='btree_not_null',
+    )
+    key_sent_date = fields.Datetime(
+        string="Key Sent On",
+        readonly=True,
+        copy=False,
+        help="When the e-mail with the key was sent to the customer.",
+    )
+    reveal_ids = fields.One2many(
+        comodel_name='montanes.license.key.reveal',
+        inverse_name='license_id',
+        string="Key Reveals",
+        groups=KEY_GROUPS,
     )
     sale_line_id = fields.Many2one(
         comodel_name='sale.order.line',
@@ -91,6 +137,7 @@ class MontanesLicense(models.Model):
     state = fields.Selection(
         selection=[
             ('active', "Active"),
+            ('expiring', "Expiring"),
             ('expired', "Expired"),
             ('revoked', "Revoked"),
         ],
@@ -112,6 +159,10 @@ class MontanesLicense(models.Model):
         "(lot_id) WHERE lot_id IS NOT NULL AND state != 'revoked'",
         "This licence key is already held by another licence that is not revoked.",
     )
+    _generated_key_unique = models.UniqueIndex(
+        "(generated_key) WHERE generated_key IS NOT NULL",
+        "This generated key already exists. Each key is given to one licence only.",
+    )
     _check_seats_positive = models.Constraint(
         'CHECK(seats > 0)',
         "A licence needs at least one seat.",
@@ -121,10 +172,76 @@ class MontanesLicense(models.Model):
         "The end date of a licence cannot be before its start date.",
     )
 
-    @api.depends('lot_id.name')
+    @api.depends('lot_id.name', 'generated_key')
     def _compute_montanes_key_masked(self):
         for license_ in self:
-            license_.montanes_key_masked = self.montanes_mask_key(license_.lot_id.name)
+            license_.montanes_key_masked = self.montanes_mask_key(license_._montanes_get_key())
+
+    def _montanes_get_key(self):
+        """Return the key of this licence: its serial number or its generated key."""
+        self.ensure_one()
+        license_ = self.sudo()
+        return license_.lot_id.name or license_.generated_key or False
+
+    @api.model
+    def montanes_generate_key(self, product):
+        """Return a new random key made of the product's key prefix and four groups of five
+        characters."""
+        groups = [
+            ''.join(
+                secrets.choice(GENERATED_KEY_ALPHABET)
+                for _index in range(GENERATED_KEY_GROUP_LENGTH)
+            )
+            for _group in range(GENERATED_KEY_GROUPS)
+        ]
+        prefix = (product.montanes_key_prefix or '').strip()
+        return self.env['stock.lot'].montanes_normalize_key(prefix + '-'.join(groups), product)
+
+    # ------------------------------------------------------------
+    # Key reveal
+    # ------------------------------------------------------------
+
+    def action_reveal_key(self):
+        """Show the key of this licence in a notification and log who revealed it."""
+        self.ensure_one()
+        key = self.montanes_reveal_key(channel='backend')
+        return {
+            'type': 'ir.actions.client',
+            'tag': 'display_notification',
+            'params': {
+                'title': self.env._("Key of %(license)s", license=self.name),
+                'message': key,
+                'sticky': True,
+                'type': 'info',
+            },
+        }
+
+    def montanes_reveal_key(self, channel):
+        """Return the key of this licence and log the reveal with the user and the channel.
+
+        Only the licence holder through the portal and the users of `KEY_GROUPS` may reveal a
+        key. The record rules decide first whether the user may read the licence at all.
+
+        :raises AccessError: for any other user.
+        """
+        self.ensure_one()
+        self.check_access('read')
+        user = self.env.user
+        is_holder = (
+            user._is_portal()
+            and self.partner_id.commercial_partner_id == user.partner_id.commercial_partner_id
+        )
+        if not (self.env.su or is_holder or user.has_groups(KEY_GROUPS)):
+            raise AccessError(self.env._(
+                "Only the licence service team, the licence administrators and the holder may "
+                "reveal the key of %(license)s.", license=self.name))
+        key = self._montanes_get_key()
+        self.env['montanes.license.key.reveal'].sudo().create({
+            'license_id': self.id,
+            'user_id': user.id,
+            'channel': channel,
+        })
+        return key
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -148,6 +265,147 @@ class MontanesLicense(models.Model):
         visible_length = min(KEY_VISIBLE_TAIL_LENGTH, len(key) // 2)
         hidden_length = len(key) - visible_length
         return KEY_MASK_CHARACTER * hidden_length + key[hidden_length:]
+
+    def _montanes_link_invoice_line(self):
+        """Link each licence to the customer invoice line of its order line, if any."""
+        for license_ in self:
+            invoice_lines = license_.sale_line_id.invoice_lines.filtered(
+                lambda line: line.move_id.move_type == 'out_invoice'
+                and line.move_id.state != 'cancel'
+            )
+            if invoice_lines:
+                license_.invoice_line_id = invoice_lines[:1]
+
+    def _montanes_send_key_email(self):
+        """E-mail the customer of each order the keys of these licences not sent yet.
+
+        The e-mail goes out as a mail.mail, not as a chatter message, so that the keys never
+        show in the order's chatter, which salespeople read. Each key sent is logged as a
+        reveal through the e-mail channel.
+        """
+        to_send = self.filtered(lambda license_: not license_.key_sent_date)
+        if not to_send:
+            return
+        template = self.env.ref('montanes_license_inventory.mail_template_license_keys')
+        for order, licenses in to_send.grouped('order_id').items():
+            if not order:
+                continue
+            template.sudo().with_context(montanes_licenses=licenses.sudo()).send_mail(
+                order.id, email_layout_xmlid='mail.mail_notification_light')
+        now = fields.Datetime.now()
+        to_send.sudo().key_sent_date = now
+        self.env['montanes.license.key.reveal'].sudo().create([{
+            'license_id': license_.id,
+            'user_id': self.env.user.id,
+            'channel': 'email',
+        } for license_ in to_send if license_._montanes_get_key()])
+
+    # ------------------------------------------------------------
+    # Renewals
+    # ------------------------------------------------------------
+
+    @api.model
+    def _cron_update_license_states(self):
+        """Flag licences expiring soon or expired, and quote the renewal of each expiring one.
+
+        Runs per company with its own notice period. Each batch gets its quotations and state
+        changes in one transaction, so a failure skips the batch, which the next run retries.
+        """
+        today = fields.Date.context_today(self)
+        expired_count = expiring_count = 0
+        for company in self.env['res.company'].sudo().search([]):
+            licenses = self.sudo().with_company(company)
+            expired = licenses.search([
+                ('company_id', '=', company.id),
+                ('state', 'in', ('active', 'expiring')),
+                ('date_end', '<', today),
+            ])
+            expired.write({'state': 'expired'})
+            expired_count += len(expired)
+
+            notice_date = today + timedelta(days=company.montanes_license_expiry_notice_days)
+            expiring = licenses.search([
+                ('company_id', '=', company.id),
+                ('state', '=', 'active'),
+                ('date_end', '>=', today),
+                ('date_end', '<=', notice_date),
+            ])
+            for start in range(0, len(expiring), RENEWAL_BATCH_SIZE):
+                batch = expiring[start:start + RENEWAL_BATCH_SIZE]
+                batch.write({'state': 'expiring'})
+                to_quote = batch.filtered(lambda license_: not license_.renewal_order_id)
+                to_quote._montanes_create_renewal_orders()
+                expiring_count += len(batch)
+                if not modules.module.current_test:
+                    self.env['ir.cron']._commit_progress(len(batch))
+        _logger.info(
+            "Licence states updated: %d expired, %d flagged as expiring",
+            expired_count, expiring_count,
+        )
+
+    def action_create_renewal_order(self):
+        """Create the renewal quotation of this licence and open it."""
+        self.ensure_one()
+        if self.renewal_order_id:
+            raise UserError(self.env._(
+                "The licence %(license)s already has the renewal quotation %(order)s.",
+                license=self.name, order=self.renewal_order_id.name))
+        self.check_access('read')
+        order = self.sudo()._montanes_create_renewal_orders()
+        return {
+            'type': 'ir.actions.act_window',
+            'res_model': 'sale.order',
+            'res_id': order.id,
+            'view_mode': 'form',
+        }
+
+    def _montanes_create_renewal_orders(self):
+        """Create one renewal quotation per original order for these licences, link it to
+        them and schedule an activity for the salesperson.
+
+        :return: the quotations created.
+        """
+        orders = self.env['sale.order']
+        groups = self.grouped(lambda license_: (license_.order_id, license_.partner_id))
+        for (origin, partner), licenses in groups.items():
+            order = orders.create(licenses._montanes_prepare_renewal_order_vals(origin, partner))
+            licenses.renewal_order_id = order
+            order.message_post(body=self.env._(
+                "Renewal of the licences %(licenses)s of order %(origin)s.",
+                licenses=', '.join(licenses.mapped('name')), origin=origin.name or '-',
+            ))
+            order.activity_schedule(
+                'mail.mail_activity_data_todo',
+                date_deadline=min(licenses.mapped('date_end')),
+                summary=self.env._("Renew the licences of %(partner)s", partner=partner.name),
+                user_id=(origin.user_id or partner.user_id or self.env.user).id,
+            )
+            orders |= order
+        return orders
+
+    def _montanes_prepare_renewal_order_vals(self, origin, partner):
+        """Return the values of the renewal quotation of these licences, which share the
+        original order `origin` and the holder `partner`."""
+        line_vals = []
+        for product, licenses in self.grouped('product_id').items():
+            renewal_product = product.montanes_license_renewal_product_id or product
+            if product.montanes_license_kind == 'seats':
+                quantity = sum(licenses.mapped('seats')) / max(
+                    product.montanes_license_seats_per_unit, 1)
+            else:
+                quantity = len(licenses)
+            line_vals.append(fields.Command.create({
+                'product_id': renewal_product.id,
+                'product_uom_qty': quantity,
+            }))
+        return {
+            'partner_id': partner.id,
+            'company_id': self.company_id[:1].id,
+            'user_id': origin.user_id.id or partner.user_id.id or False,
+            'origin': origin.name or False,
+            'montanes_renewed_order_id': origin.id or False,
+            'order_line': line_vals,
+        }
 
     @api.model
     def montanes_compute_date_end(self, date_start, term_months):

@@ -1,7 +1,9 @@
 import logging
+import re
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -24,17 +26,61 @@ class ProductTemplate(models.Model):
         selection=[
             ('key', "Key from stock"),
             ('seats', "Seat pool"),
+            ('generated', "Key generated at sale"),
             ('subscription', "Subscription"),
             ('service', "Service"),
         ],
         string="Licence Kind",
         help="Key from stock: each unit is one licence key kept as a serial number.\n"
-             "Seat pool: the quantity is a number of seats, with no key.",
+             "Seat pool: the quantity is a number of seats, with no key.\n"
+             "Key generated at sale: each unit gets a new random key when the order is "
+             "confirmed, with nothing taken from stock.",
     )
     montanes_license_term_months = fields.Integer(
         string="Licence Term (months)",
         help="Number of months a licence stays valid after the order is confirmed. "
              "0 means perpetual.",
+    )
+    montanes_license_seats_per_unit = fields.Integer(
+        string="Seats per Unit",
+        default=1,
+        help="Number of seats (users or devices) that one unit sold of this licence gives.",
+    )
+    montanes_license_renewal_product_id = fields.Many2one(
+        comodel_name='product.product',
+        string="Renewal Product",
+        help="Licence product quoted when a licence of this product comes up for renewal. "
+             "When empty, the renewal quotation offers this same product.",
+    )
+    montanes_key_pattern = fields.Char(
+        string="Key Pattern",
+        help="Regular expression the part of each key after the prefix must match, for "
+             "example [A-Z0-9]{5}(-[A-Z0-9]{5}){3}. When empty, four groups of five letters or "
+             "digits separated by hyphens.",
+    )
+    montanes_key_case = fields.Selection(
+        selection=[
+            ('upper', "Upper case"),
+            ('lower', "Lower case"),
+            ('keep', "Keep as written"),
+        ],
+        string="Key Case",
+        default='upper',
+        help="How the key import writes the letters of each key. Surrounding spaces are always "
+             "removed.",
+    )
+    montanes_key_low_stock_threshold = fields.Integer(
+        string="Low Key Stock Threshold",
+        help="When the keys in stock fall below this number, the purchasing user gets an "
+             "activity and an e-mail, once each time the stock crosses it. 0 disables the "
+             "alert.",
+    )
+    montanes_key_low_stock_alerted = fields.Boolean(
+        string="Low Key Stock Alert Sent",
+        readonly=True,
+        copy=False,
+        help="Set when the low stock alert was sent, cleared when the stock is back at or "
+             "above the threshold.",
     )
     montanes_key_prefix = fields.Char(
         string="Key Prefix",
@@ -42,10 +88,56 @@ class ProductTemplate(models.Model):
              "The key import rejects keys that do not start with it.",
     )
 
-    _check_montanes_license_term_months = models.Constraint(
-        'CHECK(montanes_license_term_months >= 0)',
-        "The licence term cannot be negative: use 0 for a perpetual licence.",
-    )
+    # Python constraints rather than SQL CHECKs: a CHECK fails on INSERT, before any Python
+    # check, and the user would get the untranslated database error.
+    @api.constrains('montanes_license_term_months', 'montanes_license_seats_per_unit')
+    def _check_montanes_license_numbers(self):
+        """Reject a negative term or seat count with a message naming the product."""
+        for template in self:
+            if template.montanes_license_term_months < 0:
+                raise ValidationError(self.env._(
+                    "The licence term of “%(product)s” is %(term)s months: it cannot be "
+                    "negative. Enter 0 for a perpetual licence.",
+                    product=template.display_name,
+                    term=template.montanes_license_term_months,
+                ))
+            if template.montanes_license_kind and template.montanes_license_seats_per_unit < 1:
+                raise ValidationError(self.env._(
+                    "The licence “%(product)s” has %(seats)s seats per unit: each unit must give "
+                    "at least one seat.",
+                    product=template.display_name,
+                    seats=template.montanes_license_seats_per_unit,
+                ))
+
+    @api.constrains('montanes_license_renewal_product_id')
+    def _check_montanes_license_renewal_product(self):
+        """Ensure that the renewal product is a licence itself."""
+        for template in self:
+            renewal = template.montanes_license_renewal_product_id
+            if renewal and not renewal.montanes_license_kind:
+                raise ValidationError(self.env._(
+                    "The renewal product “%(renewal)s” of “%(product)s” is not a licence. "
+                    "Choose a product with a licence kind.",
+                    renewal=renewal.display_name,
+                    product=template.display_name,
+                ))
+
+    @api.constrains('montanes_key_pattern')
+    def _check_montanes_key_pattern(self):
+        """Ensure that the key pattern compiles as a regular expression."""
+        for template in self:
+            if not template.montanes_key_pattern:
+                continue
+            try:
+                re.compile(template.montanes_key_pattern)
+            except re.error as error:
+                raise ValidationError(self.env._(
+                    "The key pattern “%(pattern)s” of “%(product)s” is not a valid regular "
+                    "expression: %(error)s.",
+                    pattern=template.montanes_key_pattern,
+                    product=template.display_name,
+                    error=str(error),
+                )) from None
 
     @api.constrains('montanes_license_kind', 'is_storable', 'tracking')
     def _check_montanes_key_license_tracking(self):
@@ -85,6 +177,88 @@ class ProductTemplate(models.Model):
         if vals.get('montanes_license_kind') == 'key':
             for field_name, value in KEY_LICENSE_PRODUCT_VALUES.items():
                 vals.setdefault(field_name, value)
+
+    # ------------------------------------------------------------
+    # Low key stock alert
+    # ------------------------------------------------------------
+
+    def _montanes_get_free_key_counts(self):
+        """Return a dict mapping each template id to its number of unreserved keys in stock."""
+        groups = self.env['stock.quant'].sudo()._read_group(
+            domain=[
+                ('product_id.product_tmpl_id', 'in', self.ids),
+                ('location_id.usage', '=', 'internal'),
+                ('lot_id', '!=', False),
+            ],
+            groupby=['product_id'],
+            aggregates=['quantity:sum', 'reserved_quantity:sum'],
+        )
+        counts = dict.fromkeys(self.ids, 0)
+        for product, quantity, reserved in groups:
+            counts[product.product_tmpl_id.id] += int(quantity - reserved)
+        return counts
+
+    def _montanes_check_key_low_stock(self):
+        """Alert the purchasing user of each key licence whose stock fell below its threshold.
+
+        The alert goes once per crossing: the flag is claimed with a conditional UPDATE, so two
+        confirmations crossing the threshold at once send it once, and it is cleared when the
+        stock is back at or above the threshold.
+        """
+        templates = self.filtered(
+            lambda template: template.montanes_license_kind == 'key'
+            and template.montanes_key_low_stock_threshold > 0
+        )
+        if not templates:
+            return
+        counts = templates._montanes_get_free_key_counts()
+        low = templates.filtered(
+            lambda template: counts[template.id] < template.montanes_key_low_stock_threshold)
+        back = templates - low
+        self.flush_model(['montanes_key_low_stock_alerted'])
+        if back:
+            self.env.execute_query(SQL(
+                "UPDATE product_template SET montanes_key_low_stock_alerted = FALSE "
+                "WHERE id = ANY(%(ids)s) AND montanes_key_low_stock_alerted",
+                ids=back.ids,
+            ))
+        claimed_ids = []
+        if low:
+            # The row lock of the UPDATE makes a concurrent confirmation wait, then find the
+            # flag already set and claim nothing.
+            claimed_ids = [row[0] for row in self.env.execute_query(SQL(
+                "UPDATE product_template SET montanes_key_low_stock_alerted = TRUE "
+                "WHERE id = ANY(%(ids)s) AND montanes_key_low_stock_alerted IS NOT TRUE "
+                "RETURNING id",
+                ids=low.ids,
+            ))]
+        self.invalidate_model(['montanes_key_low_stock_alerted'])
+        for template in self.browse(claimed_ids):
+            template._montanes_send_low_stock_alert(counts[template.id])
+
+    def _montanes_send_low_stock_alert(self, free_count):
+        self.ensure_one()
+        company = self.company_id or self.env.company
+        user = company._montanes_get_purchase_user()
+        summary = self.env._(
+            "Low key stock: %(product)s", product=self.display_name)
+        note = self.env._(
+            "Only %(count)s keys of “%(product)s” are left in stock, below the threshold of "
+            "%(threshold)s. Order new keys from the vendor.",
+            count=free_count, product=self.display_name,
+            threshold=self.montanes_key_low_stock_threshold,
+        )
+        if not user:
+            _logger.warning("Low key stock of product %s: no purchasing user to alert", self.id)
+            return
+        self.activity_schedule(
+            'mail.mail_activity_data_todo', summary=summary, note=note, user_id=user.id)
+        self.message_post(
+            body=note,
+            subject=summary,
+            partner_ids=user.partner_id.ids,
+            subtype_xmlid='mail.mt_comment',
+        )
 
     # ------------------------------------------------------------
     # Demo data

@@ -9,6 +9,13 @@ from .stock_quant import LOCKED_LOTS_CONTEXT_KEY
 
 _logger = logging.getLogger(__name__)
 
+# Context key set by the confirmation in backorder mode: product id → number of keys missing.
+SHORTAGES_CONTEXT_KEY = 'montanes_license_key_shortages'
+# Context key set by the cancellation wizard once it has revoked the licences of the order.
+CANCEL_ALLOWED_CONTEXT_KEY = 'montanes_license_cancel_allowed'
+# Licence kinds that give the customer a licence record at confirmation.
+LICENSED_KINDS = ('key', 'seats', 'generated')
+
 # Maximum number of transfers between the stock and the customer: the longest standard
 # delivery route is pick, pack and ship.
 MAX_DELIVERY_STEPS = 3
@@ -25,6 +32,14 @@ class SaleOrder(models.Model):
     montanes_license_count = fields.Integer(
         string="Licence Count",
         compute='_compute_montanes_license_count',
+    )
+    montanes_renewed_order_id = fields.Many2one(
+        comodel_name='sale.order',
+        string="Renewal Of",
+        readonly=True,
+        copy=False,
+        index='btree_not_null',
+        help="Order whose licences this quotation renews.",
     )
     montanes_is_license_processed = fields.Boolean(
         string="Licences Processed",
@@ -56,8 +71,11 @@ class SaleOrder(models.Model):
         )
         if not orders:
             return True
-        locked_lot_ids = orders._montanes_lock_license_keys()
-        orders = orders.with_context(**{LOCKED_LOTS_CONTEXT_KEY: locked_lot_ids})
+        locked_lot_ids, shortages = orders._montanes_lock_license_keys()
+        orders = orders.with_context(**{
+            LOCKED_LOTS_CONTEXT_KEY: locked_lot_ids,
+            SHORTAGES_CONTEXT_KEY: shortages,
+        })
         return super(SaleOrder, orders).action_confirm()
 
     def _action_confirm(self):
@@ -74,8 +92,11 @@ class SaleOrder(models.Model):
             and order._montanes_get_license_lines()
         )
         if todo and LOCKED_LOTS_CONTEXT_KEY not in self.env.context:
-            locked_lot_ids = todo._montanes_lock_license_keys()
-            orders = orders.with_context(**{LOCKED_LOTS_CONTEXT_KEY: locked_lot_ids})
+            locked_lot_ids, shortages = todo._montanes_lock_license_keys()
+            orders = orders.with_context(**{
+                LOCKED_LOTS_CONTEXT_KEY: locked_lot_ids,
+                SHORTAGES_CONTEXT_KEY: shortages,
+            })
             todo = todo.with_env(orders.env)
 
         # Odoo's own confirmation steps do not repeat themselves when run twice: procurement
@@ -89,6 +110,7 @@ class SaleOrder(models.Model):
             for order in todo.sudo():
                 order._montanes_process_licenses()
             todo.write({'montanes_is_license_processed': True})
+            todo.sudo()._montanes_check_low_stock()
         return result
 
     def _montanes_process_licenses(self):
@@ -101,15 +123,14 @@ class SaleOrder(models.Model):
         delivered_lots = order._montanes_deliver_license_keys()
         licenses = order._montanes_create_licenses(delivered_lots)
         invoice = order._montanes_create_and_post_invoice()
-        if invoice:
-            for license_ in licenses:
-                license_.invoice_line_id = license_.sale_line_id.invoice_lines.filtered(
-                    lambda line: line.move_id == invoice
-                )[:1]
+        licenses._montanes_link_invoice_line()
         order._montanes_schedule_delivery_activity(licenses)
+        order._montanes_schedule_shortage_activity()
+        if order.company_id.montanes_license_key_email_mode == 'confirm':
+            licenses._montanes_send_key_email()
         _logger.info(
-            "Order %s confirmed: %d licences created, invoice %s posted",
-            order.name, len(licenses), invoice.name or '-',
+            "Order %s confirmed: %d licences created, invoice %s (%s)",
+            order.name, len(licenses), invoice.name or '-', invoice.state or '-',
         )
 
     # ------------------------------------------------------------
@@ -135,17 +156,21 @@ class SaleOrder(models.Model):
         self.ensure_one()
         return self.order_line.filtered(
             lambda line: not line.display_type
-            and line.product_id.montanes_license_kind in ('key', 'seats')
+            and line.product_id.montanes_license_kind in LICENSED_KINDS
         )
 
     def _montanes_lock_license_keys(self):
         """Lock enough licence keys in stock for the key lines of these orders.
 
-        Return the ids of the locked serial numbers. Keys locked by another running
-        confirmation are skipped, so two confirmations never take the same key.
+        Keys locked by another running confirmation are skipped, so two confirmations never
+        take the same key. Keys that expire first (activation deadline) are taken first.
 
-        :raises UserError: when a product has fewer free keys than ordered. Nothing is
-            written before this check, so the whole confirmation rolls back.
+        :return: the ids of the locked serial numbers, and a dict mapping the id of each
+            product short of keys to the missing quantity (only filled when the company
+            confirms with a backorder).
+        :raises UserError: when a product has fewer free keys than ordered and the company
+            refuses such confirmations. Nothing is written before this check, so the whole
+            confirmation rolls back.
         """
         needed = defaultdict(int)
         for order in self:
@@ -166,6 +191,7 @@ class SaleOrder(models.Model):
         self.env['stock.quant'].flush_model()
         self.env['stock.location'].flush_model(['parent_path'])
         locked_lot_ids = []
+        shortages = {}
         for (stock_location, product), quantity in needed.items():
             if quantity <= 0:
                 continue
@@ -176,12 +202,12 @@ class SaleOrder(models.Model):
                 SELECT quant.lot_id
                   FROM stock_quant quant
                   JOIN stock_location location ON location.id = quant.location_id
+                  JOIN stock_lot lot ON lot.id = quant.lot_id
                  WHERE quant.product_id = %(product_id)s
-                   AND quant.lot_id IS NOT NULL
                    AND location.usage = 'internal'
                    AND location.parent_path LIKE %(parent_path)s
                    AND quant.quantity - quant.reserved_quantity >= 1
-              ORDER BY quant.in_date, quant.id
+              ORDER BY lot.montanes_activation_deadline NULLS LAST, quant.in_date, quant.id
                  LIMIT %(limit)s
                    FOR UPDATE OF quant SKIP LOCKED
                 """,
@@ -190,13 +216,15 @@ class SaleOrder(models.Model):
                 limit=quantity,
             ))
             if len(rows) < quantity:
-                raise UserError(self.env._(
-                    "Not enough keys in stock for “%(product)s”: %(missing)s missing.",
-                    product=product.display_name,
-                    missing=quantity - len(rows),
-                ))
+                if stock_location.company_id.montanes_license_shortage_mode != 'backorder':
+                    raise UserError(self.env._(
+                        "Not enough keys in stock for “%(product)s”: %(missing)s missing.",
+                        product=product.display_name,
+                        missing=quantity - len(rows),
+                    ))
+                shortages[product.id] = shortages.get(product.id, 0) + quantity - len(rows)
             locked_lot_ids += [lot_id for (lot_id,) in rows]
-        return locked_lot_ids
+        return locked_lot_ids, shortages
 
     # ------------------------------------------------------------
     # Delivery, licences, invoice and activity
@@ -220,7 +248,9 @@ class SaleOrder(models.Model):
             if not moves:
                 break
             moves._action_assign()
-            ready_moves = moves.filtered(lambda move: move.state == 'assigned')
+            # A move is partially available only when the company confirms short of keys.
+            ready_moves = moves.filtered(
+                lambda move: move.state in ('assigned', 'partially_available'))
             if not ready_moves:
                 break
             ready_moves.picked = True
@@ -237,6 +267,10 @@ class SaleOrder(models.Model):
             lambda move: move.state == 'done' and move.location_dest_usage == 'customer'
         )
         delivered_lots = delivered_moves.move_line_ids.lot_id
+        if self.company_id.montanes_license_shortage_mode == 'backorder':
+            # The keys missing stay in the backorder: their licences are created when it is
+            # validated (stock.move._action_done).
+            return delivered_lots
         for line in key_lines:
             line_lots = delivered_moves.filtered(
                 lambda move: move.sale_line_id == line).move_line_ids.lot_id
@@ -254,38 +288,57 @@ class SaleOrder(models.Model):
         return delivered_lots
 
     def _montanes_create_licenses(self, delivered_lots):
-        """Create one licence per delivered key and one per seat-pool line."""
+        """Create one licence per delivered or generated key and one per seat-pool line.
+
+        Seats are the product's seats per unit, times the quantity for a seat pool.
+        """
         self.ensure_one()
         License = self.env['montanes.license']
         date_start = fields.Date.context_today(self)
         vals_list = []
         for line in self._montanes_get_license_lines():
             product = line.product_id
-            date_end = License.montanes_compute_date_end(
-                date_start, product.montanes_license_term_months)
-            common_vals = {
-                'partner_id': self.partner_id.id,
-                'product_id': product.id,
-                'sale_line_id': line.id,
-                'date_start': date_start,
-                'date_end': date_end,
-                'company_id': self.company_id.id,
-            }
-            if product.montanes_license_kind == 'key':
+            seats_per_unit = max(product.montanes_license_seats_per_unit, 1)
+            common_vals = line._montanes_prepare_license_vals(date_start)
+            kind = product.montanes_license_kind
+            if kind == 'key':
                 line_lots = line.move_ids.move_line_ids.lot_id & delivered_lots
                 for lot in line_lots:
-                    vals_list.append(dict(common_vals, lot_id=lot.id, seats=1))
+                    vals_list.append(dict(common_vals, lot_id=lot.id, seats=seats_per_unit))
+            elif kind == 'generated':
+                for _unit in range(int(line.product_uom_qty)):
+                    vals_list.append(dict(
+                        common_vals,
+                        generated_key=License.montanes_generate_key(product),
+                        seats=seats_per_unit,
+                    ))
             else:
-                vals_list.append(dict(common_vals, seats=max(int(line.product_uom_qty), 1)))
+                seats = max(int(line.product_uom_qty), 1) * seats_per_unit
+                vals_list.append(dict(common_vals, seats=seats))
         return License.create(vals_list)
 
     def _montanes_create_and_post_invoice(self):
-        """Create and post the invoice of what the order has to invoice now."""
+        """Create the invoice of what the order has to invoice now, then leave it draft, post
+        it, or post and e-mail it as the company's licence invoice setting says.
+
+        An order invoices once: an order that already has a customer invoice in any state but
+        cancelled gets no new one, even after a credit note brought its invoiced quantity back
+        to zero.
+        """
         self.ensure_one()
+        Move = self.env['account.move']
+        if self.invoice_ids.filtered(
+            lambda move: move.move_type == 'out_invoice' and move.state != 'cancel'
+        ):
+            return Move
         if not any(line.qty_to_invoice for line in self.order_line if not line.display_type):
-            return self.env['account.move']
+            return Move
         invoice = self._create_invoices()
-        invoice.action_post()
+        mode = self.company_id.montanes_license_invoice_mode
+        if mode in ('post', 'post_send'):
+            invoice.action_post()
+        if mode == 'post_send':
+            invoice._montanes_send_invoice_email()
         return invoice
 
     def _montanes_get_service_user(self):
@@ -301,18 +354,103 @@ class SaleOrder(models.Model):
         ).sorted('id')
         return service_users[:1] or self.user_id or self.env.user
 
+    def _montanes_get_purchase_user(self):
+        """Return the user who buys licence keys for the company of this order."""
+        self.ensure_one()
+        return self.company_id._montanes_get_purchase_user() or self.user_id or self.env.user
+
+    def _montanes_schedule_shortage_activity(self):
+        """Schedule an urgent activity for purchasing on an order confirmed short of keys."""
+        self.ensure_one()
+        shortages = self.env.context.get(SHORTAGES_CONTEXT_KEY) or {}
+        products = self.order_line.product_id.filtered(lambda product: product.id in shortages)
+        if not products:
+            return
+        lines = ', '.join(
+            self.env._("%(product)s: %(missing)s", product=product.display_name,
+                       missing=shortages[product.id])
+            for product in products
+        )
+        self.activity_schedule(
+            'mail.mail_activity_data_todo',
+            date_deadline=fields.Date.context_today(self),
+            summary=self.env._("Urgent: buy licence keys for %(order)s", order=self.name),
+            note=self.env._(
+                "Order %(order)s was confirmed with a backorder. Keys missing: %(lines)s.",
+                order=self.name, lines=lines,
+            ),
+            user_id=self._montanes_get_purchase_user().id,
+        )
+
+    def _montanes_check_low_stock(self):
+        """Send the low stock alert of the key products of these orders."""
+        products = self.order_line.product_id.filtered(
+            lambda product: product.montanes_license_kind == 'key'
+        )
+        products.product_tmpl_id._montanes_check_key_low_stock()
+
     def _montanes_schedule_delivery_activity(self, licenses):
         self.ensure_one()
         if not licenses:
             return
         key_count = len(licenses.filtered('lot_id'))
+        service_user = self._montanes_get_service_user()
         self.activity_schedule(
             'montanes_license_inventory.mail_activity_type_license_delivery',
             summary=self.env._(
                 "Send %(count)s licence keys to the customer", count=key_count,
             ) if key_count else self.env._("Activate the licence seats for the customer"),
-            user_id=self._montanes_get_service_user().id,
+            user_id=service_user.id,
         )
+        # The service user follows the order through an internal subtype only, so that it is
+        # notified of this message and the customer, also a follower, is not.
+        subtype = self.env.ref('montanes_license_inventory.mt_license_delivered')
+        self.message_subscribe(partner_ids=service_user.partner_id.ids, subtype_ids=subtype.ids)
+        self.message_post(
+            body=self.env._(
+                "%(count)s licences delivered to %(partner)s: %(licenses)s",
+                count=len(licenses),
+                partner=self.partner_id.display_name,
+                licenses=', '.join(licenses.mapped('name')),
+            ),
+            subtype_id=subtype.id,
+            message_type='notification',
+        )
+
+    # ------------------------------------------------------------
+    # Cancellation
+    # ------------------------------------------------------------
+
+    def _action_cancel(self):
+        """Reject the cancellation of orders whose licences are still held by the customer.
+
+        The cancellation wizard revokes the licences, takes the keys back and issues the
+        credit note first, then cancels with `CANCEL_ALLOWED_CONTEXT_KEY` set.
+        """
+        if not self.env.context.get(CANCEL_ALLOWED_CONTEXT_KEY):
+            for order in self:
+                unrevoked = order.sudo().montanes_license_ids.filtered(
+                    lambda license_: license_.state != 'revoked')
+                if unrevoked:
+                    raise UserError(self.env._(
+                        "Order %(order)s cannot be cancelled: the customer holds %(count)s "
+                        "licences delivered with it. Use “Cancel and Revoke Licences” to revoke "
+                        "them, take the keys back and issue the credit note.",
+                        order=order.name, count=len(unrevoked),
+                    ))
+        return super()._action_cancel()
+
+    def action_montanes_cancel_licenses(self):
+        """Open the wizard that revokes the licences of this order and cancels it."""
+        self.ensure_one()
+        return {
+            'type': 'ir.actions.act_window',
+            'name': self.env._("Cancel and Revoke Licences"),
+            'res_model': 'montanes.license.order.cancel',
+            'view_mode': 'form',
+            'target': 'new',
+            'context': {'default_order_id': self.id},
+        }
 
     # ------------------------------------------------------------
     # Actions
@@ -325,3 +463,4 @@ class SaleOrder(models.Model):
         action['domain'] = [('order_id', '=', self.id)]
         action['context'] = {'create': False}
         return action
+

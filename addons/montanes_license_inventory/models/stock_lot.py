@@ -2,9 +2,10 @@ from odoo import SUPERUSER_ID, api, fields, models
 
 from .montanes_license import KEY_GROUPS
 
-# Groups whose users see licence keys in full wherever a serial number is displayed: the key
-# groups, and inventory users, who need the key to pick and count it.
-KEY_DISPLAY_GROUPS = f'{KEY_GROUPS},stock.group_stock_user'
+# Groups whose users see licence keys in full wherever a serial number is displayed. Inventory
+# users are not among them: the confirmation picks the keys, so nobody in the warehouse needs
+# to read them.
+KEY_DISPLAY_GROUPS = KEY_GROUPS
 
 
 class StockLot(models.Model):
@@ -55,26 +56,59 @@ class StockLot(models.Model):
         for lot in self.filtered('montanes_is_license_key'):
             lot.display_name = License.montanes_mask_key(lot.name)
 
+    def _read_format(self, fnames, load='_classic_read'):
+        """Mask the name of licence keys for users outside `KEY_DISPLAY_GROUPS`.
+
+        Lists, forms, exports and RPC reads all go through this method, while code reading
+        `lot.name` from the ORM still gets the key.
+        """
+        result = super()._read_format(fnames, load=load)
+        if 'name' not in fnames or not self.env['stock.lot']._montanes_must_mask_keys():
+            return result
+        key_lot_ids = set(self.sudo().filtered('montanes_is_license_key').ids)
+        mask_key = self.env['montanes.license'].montanes_mask_key
+        for values in result:
+            if values['id'] in key_lot_ids and values.get('name'):
+                values['name'] = mask_key(values['name'])
+        return result
+
+    @api.model
+    def _montanes_must_mask_keys(self):
+        """Return whether the current user reads licence keys masked."""
+        if self.env.su or self.env.uid == SUPERUSER_ID:
+            return False
+        return not self.env.user.has_groups(KEY_DISPLAY_GROUPS)
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            if vals.get('name') and self._montanes_is_key_product(vals.get('product_id')):
-                vals['name'] = self.montanes_normalize_key(vals['name'])
+            product = self._montanes_get_key_product(vals.get('product_id'))
+            if vals.get('name') and product:
+                vals['name'] = self.montanes_normalize_key(vals['name'], product)
         return super().create(vals_list)
 
     def write(self, vals):
-        if vals.get('name') and any(lot.montanes_is_license_key for lot in self):
-            vals['name'] = self.montanes_normalize_key(vals['name'])
+        key_lots = self.filtered('montanes_is_license_key')
+        if vals.get('name') and key_lots:
+            vals['name'] = self.montanes_normalize_key(vals['name'], key_lots.product_id[:1])
         return super().write(vals)
 
     @api.model
-    def montanes_normalize_key(self, key):
-        """Return the key as it is stored: without surrounding spaces and in upper case."""
-        return (key or '').strip().upper()
+    def montanes_normalize_key(self, key, product=None):
+        """Return the key as it is stored: without surrounding spaces, in the letter case of
+        the product's key case rule (upper case when no product is given)."""
+        key = (key or '').strip()
+        case = product.montanes_key_case if product else 'upper'
+        if case == 'lower':
+            return key.lower()
+        if case == 'keep':
+            return key
+        return key.upper()
 
     @api.model
-    def _montanes_is_key_product(self, product_id):
+    def _montanes_get_key_product(self, product_id):
+        """Return the product of `product_id` when it is a key licence, else an empty one."""
         if not product_id:
-            return False
+            return self.env['product.product']
         product = self.env['product.product'].browse(product_id)
-        return product.montanes_license_kind == 'key'
+        return product if product.montanes_license_kind == 'key' else product.browse()

@@ -1,10 +1,15 @@
+import threading
+
 from odoo import api, Command, SUPERUSER_ID
 from odoo.exceptions import UserError
+from odoo.orm.environments import Transaction
 from odoo.tests import TransactionCase, tagged
 
 # Milliseconds a test cursor waits for a row lock before failing, so that a locking bug makes
 # the test fail instead of hanging.
 LOCK_TIMEOUT_MS = 5000
+# Seconds a confirmation thread waits for the other one at each meeting point.
+THREAD_WAIT_SECONDS = 60
 CONCURRENCY_KEY = 'MCONC-AAAAA-BBBBB-CCCCC-LAST1'
 
 
@@ -66,7 +71,7 @@ class TestKeyConcurrency(TransactionCase):
         order_a = env_a['sale.order'].browse(self.order_ids[0])
         order_b = env_b['sale.order'].browse(self.order_ids[1])
 
-        locked_by_a = order_a._montanes_lock_license_keys()
+        locked_by_a, _shortages = order_a._montanes_lock_license_keys()
         with self.assertRaises(UserError) as error:
             order_b._montanes_lock_license_keys()
 
@@ -77,5 +82,78 @@ class TestKeyConcurrency(TransactionCase):
         env_a.cr.rollback()
         env_b.cr.rollback()
         env_b.cr.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
-        self.assertEqual(order_b._montanes_lock_license_keys(), [self.lot_id])
+        self.assertEqual(order_b._montanes_lock_license_keys(), ([self.lot_id], {}))
         env_b.cr.rollback()
+
+    def _confirm_in_thread(self, order_id, start, finish, outcome):
+        """Confirm one order in its own transaction, keep it open until the other thread has
+        tried too, then roll it back so that nothing stays in the database."""
+        try:
+            cr = self.registry.cursor()
+        except Exception as error:  # noqa: BLE001 - reported by the test below
+            outcome[order_id] = {'error': repr(error)}
+            start.abort()
+            return
+        try:
+            cr.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+            # Tests run while the main thread loads the modules and holds the registry lock,
+            # which api.Environment takes to look the registry up: hand it over directly.
+            cr.transaction = Transaction(self.registry)
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            order = env['sale.order'].browse(order_id)
+            start.wait(THREAD_WAIT_SECONDS)
+            try:
+                order.action_confirm()
+                env.flush_all()
+                quants = env['stock.quant'].search([('product_id', '=', self.product_id)])
+                outcome[order_id] = {
+                    'state': order.state,
+                    'invoice_count': len(order.invoice_ids),
+                    'lot_ids': order.montanes_license_ids.lot_id.ids,
+                    'internal': sum(quants.filtered(
+                        lambda quant: quant.location_id.usage == 'internal').mapped('quantity')),
+                    'customer': sum(quants.filtered(
+                        lambda quant: quant.location_id.usage == 'customer').mapped('quantity')),
+                    'minimum': min(quants.mapped('quantity')),
+                }
+            except UserError as error:
+                cr.rollback()
+                outcome[order_id] = {'error': error.args[0]}
+            finish.wait(THREAD_WAIT_SECONDS)
+        except Exception as error:  # noqa: BLE001 - reported by the test below
+            outcome[order_id] = {'error': repr(error)}
+            finish.abort()
+        finally:
+            cr.rollback()
+            cr.close()
+
+    def test_two_confirmations_last_key(self):
+        start = threading.Barrier(2)
+        finish = threading.Barrier(2)
+        outcome = {}
+        threads = [
+            threading.Thread(
+                target=self._confirm_in_thread, args=(order_id, start, finish, outcome))
+            for order_id in self.order_ids
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(2 * THREAD_WAIT_SECONDS)
+
+        confirmed = [result for result in outcome.values() if 'state' in result]
+        failed = [result for result in outcome.values() if 'error' in result]
+        self.assertEqual(len(confirmed), 1, outcome)
+        self.assertEqual(len(failed), 1, outcome)
+        self.assertEqual(
+            failed[0]['error'],
+            "Not enough keys in stock for “[MCONC-TEST] Licencia concurrencia (test)”: "
+            "1 missing.",
+        )
+        self.assertEqual(confirmed[0]['state'], 'sale')
+        self.assertEqual(confirmed[0]['invoice_count'], 1)
+        self.assertEqual(confirmed[0]['lot_ids'], [self.lot_id])
+        # The key left the stock once and reached the customer once: no negative quant.
+        self.assertEqual(confirmed[0]['internal'], 0)
+        self.assertEqual(confirmed[0]['customer'], 1)
+        self.assertGreaterEqual(confirmed[0]['minimum'], 0)

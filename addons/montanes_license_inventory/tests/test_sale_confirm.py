@@ -141,6 +141,7 @@ class TestSaleConfirm(MontanesLicenseCommon):
         self.assertEqual(len(order.montanes_license_ids), 1)
 
     def test_salesman_sees_masked_key(self):
+        self.customer.user_id = self.user_salesman
         order = self._confirm_erp_order(quantity=1)
         license_ = order.montanes_license_ids.with_user(self.user_salesman)
         key = order.montanes_license_ids.sudo().key

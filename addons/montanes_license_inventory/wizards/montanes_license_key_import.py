@@ -20,8 +20,9 @@ COLUMN_ACTIVATION_DEADLINE = 2
 KEY_HEADER_NAMES = ('clave', 'key')
 ACTIVATION_DATE_FORMAT = '%d/%m/%Y'
 # Keys from the current vendors are four groups of five letters or digits after the product
-# prefix, for example MSERP-76NM8-MG6VK-FC36L-AEDCN.
-KEY_BODY_PATTERN = re.compile(r'[A-Z0-9]{5}(?:-[A-Z0-9]{5}){3}')
+# prefix, for example MSERP-76NM8-MG6VK-FC36L-AEDCN. A product's own key pattern replaces it.
+DEFAULT_KEY_BODY_PATTERN = r'[A-Z0-9]{5}(?:-[A-Z0-9]{5}){3}'
+
 
 
 class MontanesLicenseKeyImport(models.TransientModel):
@@ -156,8 +157,8 @@ class MontanesLicenseKeyImport(models.TransientModel):
         for row_number, cells in rows:
             cells = cells + [''] * (COLUMN_ACTIVATION_DEADLINE + 1 - len(cells))
             reference = cells[COLUMN_PRODUCT_REF].strip()
-            key = Lot.montanes_normalize_key(cells[COLUMN_KEY])
             product = products.get(reference)
+            key = Lot.montanes_normalize_key(cells[COLUMN_KEY], product)
 
             def reject(reason, message, row_number=row_number, key=key, reference=reference):
                 error_vals.append({
@@ -184,9 +185,10 @@ class MontanesLicenseKeyImport(models.TransientModel):
             if not self._is_key_format_valid(key, product):
                 reject('bad_format', self.env._(
                     "The key does not have the format of “%(product)s”: it must be "
-                    "“%(prefix)s” followed by four groups of five letters or digits.",
+                    "“%(prefix)s” followed by text matching the pattern “%(pattern)s”.",
                     product=product.display_name,
-                    prefix=product.montanes_key_prefix or ''))
+                    prefix=product.montanes_key_prefix or '',
+                    pattern=product.montanes_key_pattern or DEFAULT_KEY_BODY_PATTERN))
                 continue
             deadline_text = cells[COLUMN_ACTIVATION_DEADLINE].strip()
             try:
@@ -235,11 +237,12 @@ class MontanesLicenseKeyImport(models.TransientModel):
 
     def _find_existing_keys(self, rows):
         """Return the keys of the file that already exist as licence keys in any company."""
-        keys = {
-            self.env['stock.lot'].montanes_normalize_key(cells[COLUMN_KEY])
-            for _row, cells in rows if len(cells) > COLUMN_KEY
-        }
-        keys.discard('')
+        # The case rule depends on the product, so every spelling a rule can produce is looked up.
+        keys = set()
+        for _row, cells in rows:
+            if len(cells) > COLUMN_KEY and cells[COLUMN_KEY].strip():
+                key = cells[COLUMN_KEY].strip()
+                keys.update((key, key.upper(), key.lower()))
         # Keys are unique across companies, so the check must see every company's lots.
         existing = self.env['stock.lot'].sudo().with_context(active_test=False).search([
             ('name', 'in', list(keys)),
@@ -249,10 +252,12 @@ class MontanesLicenseKeyImport(models.TransientModel):
 
     @api.model
     def _is_key_format_valid(self, key, product):
-        prefix = (product.montanes_key_prefix or '').strip().upper()
+        prefix = self.env['stock.lot'].montanes_normalize_key(
+            product.montanes_key_prefix, product)
         if not key.startswith(prefix):
             return False
-        return bool(KEY_BODY_PATTERN.fullmatch(key[len(prefix):]))
+        pattern = product.montanes_key_pattern or DEFAULT_KEY_BODY_PATTERN
+        return bool(re.fullmatch(pattern, key[len(prefix):]))
 
     # ------------------------------------------------------------
     # Stock
@@ -292,4 +297,6 @@ class MontanesLicenseKeyImport(models.TransientModel):
             'inventory_quantity': 1,
         } for lot in lots])
         quants.action_apply_inventory()
+        # Keys received may bring the stock back above the low stock threshold.
+        lots.product_id.product_tmpl_id._montanes_check_key_low_stock()
         return lots
