@@ -1,4 +1,5 @@
 import ast
+import json
 import logging
 import time
 from datetime import timedelta
@@ -298,11 +299,16 @@ class CrmLead(models.Model):
 
     def _montanes_set_last_interest(self, interest, interest_date=None):
         """Store what the contact of these leads last requested, clicked or visited."""
-        if self:
-            self.sudo().write({
-                'montanes_last_interest': (interest or '')[:250],
-                'montanes_last_interest_date': interest_date or fields.Datetime.now(),
-            })
+        if not self:
+            return
+        # SQL because tracked clicks and page views call this on every hit: an ORM
+        # write would run the whole crm.lead write for two informative fields.
+        self.flush_recordset(['montanes_last_interest', 'montanes_last_interest_date'])
+        self.env.cr.execute(SQL(
+            "UPDATE crm_lead SET montanes_last_interest = %s, montanes_last_interest_date = %s WHERE id = ANY(%s)",
+            (interest or '')[:250], interest_date or fields.Datetime.now(), self.ids,
+        ))
+        self.invalidate_recordset(['montanes_last_interest', 'montanes_last_interest_date'])
 
     def _montanes_adjust_score(self, points, reason):
         """Add a manual score entry of ``points`` to each lead, signed by the current user.
@@ -349,15 +355,24 @@ class CrmLead(models.Model):
         :param old_band_by_lead_id: {lead id: montanes.score.band record the lead
             left, empty recordset when it had none}
         """
-        crossings = self.env['montanes.lead.band.crossing'].sudo().create([
-            {
-                'lead_id': lead.id,
-                'old_band_id': old_band_by_lead_id.get(lead.id, self.env['montanes.score.band']).id,
-                'new_band_id': lead.montanes_band_id.id,
-                'score': lead.montanes_score,
-            }
-            for lead in self
-        ])
+        # One INSERT for all crossings: a full recompute can move thousands of leads at once.
+        self.env['montanes.lead.band.crossing'].flush_model()
+        now = fields.Datetime.now()
+        rows = self.env.execute_query(SQL(
+            """
+            INSERT INTO montanes_lead_band_crossing
+                (lead_id, company_id, old_band_id, new_band_id, score, date,
+                 create_uid, create_date, write_uid, write_date)
+            SELECT lead.id, lead.company_id, (%(old_bands)s::jsonb ->> lead.id::text)::int,
+                   lead.montanes_band_id, lead.montanes_score, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM crm_lead lead
+             WHERE lead.id = ANY(%(lead_ids)s)
+         RETURNING id
+            """,
+            old_bands=json.dumps({str(lead_id): band.id for lead_id, band in old_band_by_lead_id.items() if band}),
+            now=now, uid=self.env.uid, lead_ids=self.ids,
+        ))
+        crossings = self.env['montanes.lead.band.crossing'].sudo().browse(row_id for (row_id,) in rows)
         self.env['montanes.band.action']._run_on_crossings(crossings)
 
     def _montanes_refresh_bands(self, all_leads=False):
@@ -408,39 +423,52 @@ class CrmLead(models.Model):
             lead_id: Band.browse(old_band_id) for lead_id, old_band_id in moved
         })
 
-    def _montanes_recompute_totals(self, all_leads=False):
+    def _montanes_recompute_totals(self, all_leads=False, id_range=None):
         """Set the profile, engagement and total scores to the sum of the leads' entries in SQL.
 
         This is the set-based twin of _compute_montanes_scores for large
         batches; it then moves the changed leads to their new band.
 
         :param all_leads: recompute every lead instead of ``self``
+        :param id_range: ``(first_id, end_id)`` to recompute the leads with
+            first_id <= id < end_id instead of ``self``
         :return: number of leads whose scores changed
         """
-        if not (self or all_leads):
+        if not (self or all_leads or id_range):
             return 0
         self.env.flush_all()
-        scope = SQL() if all_leads else SQL("WHERE lead.id = ANY(%s)", self.ids)
+        # Bounds on both tables let PostgreSQL aggregate the entries in one pass
+        # and hash-join them, instead of one index lookup per lead.
+        if id_range:
+            lead_scope = SQL("lead.id >= %s AND lead.id < %s", *id_range)
+            line_scope = SQL("lead_id >= %s AND lead_id < %s", *id_range)
+        elif all_leads:
+            lead_scope = line_scope = SQL("TRUE")
+        else:
+            lead_scope = SQL("lead.id = ANY(%s)", self.ids)
+            line_scope = SQL("lead_id = ANY(%s)", self.ids)
         changed = self.env.execute_query(SQL(
             """
             UPDATE crm_lead
                SET montanes_score_fit = total.fit,
                    montanes_score_engagement = total.engagement,
                    montanes_score = total.fit + total.engagement
-              FROM (SELECT lead.id,
-                           COALESCE(SUM(line.points) FILTER (WHERE line.rule_type = 'profile'), 0) AS fit,
-                           COALESCE(SUM(line.points) FILTER (WHERE line.rule_type <> 'profile'), 0) AS engagement
+              FROM (SELECT lead.id, COALESCE(entry.fit, 0) AS fit, COALESCE(entry.engagement, 0) AS engagement
                       FROM crm_lead lead
-                      LEFT JOIN montanes_lead_score_line line ON line.lead_id = lead.id
-                      %(scope)s
-                     GROUP BY lead.id) AS total
+                      LEFT JOIN (SELECT lead_id,
+                                        SUM(points) FILTER (WHERE rule_type = 'profile') AS fit,
+                                        SUM(points) FILTER (WHERE rule_type <> 'profile') AS engagement
+                                   FROM montanes_lead_score_line
+                                  WHERE %(line_scope)s
+                                  GROUP BY lead_id) AS entry ON entry.lead_id = lead.id
+                     WHERE %(lead_scope)s) AS total
              WHERE crm_lead.id = total.id
                AND (crm_lead.montanes_score_fit IS DISTINCT FROM total.fit
                     OR crm_lead.montanes_score_engagement IS DISTINCT FROM total.engagement
                     OR crm_lead.montanes_score IS DISTINCT FROM total.fit + total.engagement)
          RETURNING crm_lead.id
             """,
-            scope=scope,
+            lead_scope=lead_scope, line_scope=line_scope,
         ))
         changed_leads = self.env['crm.lead'].browse(lead_id for (lead_id,) in changed)
         self.env['crm.lead'].invalidate_model(
@@ -462,21 +490,20 @@ class CrmLead(models.Model):
         progress when run by the scheduler.
         """
         start = time.monotonic()
+        self = self.with_context(montanes_sql_totals=True)
         Rule = self.env['montanes.scoring.rule'].sudo().with_context(active_test=False)
-        self.env['montanes.lead.score.line']._sync_profile_lines(Rule.search([('rule_type', '=', 'profile')]))
-        self.env['montanes.lead.score.line']._cron_refresh_validity()
+        ScoreLine = self.env['montanes.lead.score.line']
+        ScoreLine._sync_profile_lines(Rule.search([('rule_type', '=', 'profile')]))
+        ScoreLine._cron_refresh_validity()
         self.env.flush_all()
         [(max_id,)] = self.env.execute_query(SQL("SELECT COALESCE(MAX(id), 0) FROM crm_lead"))
         changed = 0
         Cron = self.env['ir.cron']
         in_cron = bool(self.env.context.get('cron_id')) and not modules.module.current_test
         for first_id in range(1, max_id + 1, batch_size):
-            lead_ids = [lead_id for (lead_id,) in self.env.execute_query(SQL(
-                "SELECT id FROM crm_lead WHERE id >= %s AND id < %s", first_id, first_id + batch_size,
-            ))]
-            changed += self.browse(lead_ids)._montanes_recompute_totals()
+            changed += self.browse()._montanes_recompute_totals(id_range=(first_id, first_id + batch_size))
             if in_cron:
-                Cron._commit_progress(len(lead_ids), remaining=max(max_id - first_id - batch_size + 1, 0))
+                Cron._commit_progress(batch_size, remaining=max(max_id - first_id - batch_size + 1, 0))
         _logger.info("Lead score recompute: %d leads changed in %.2fs", changed, time.monotonic() - start)
         return changed
 
@@ -500,11 +527,21 @@ class CrmLead(models.Model):
     def _montanes_get_behaviour_rules(self, event_type):
         """Return the active behaviour rules of ``event_type``, in sudo."""
         # sudo: salesmen only read rules, and public routes register events too.
+        return self.env['montanes.scoring.rule'].sudo().browse(self._montanes_get_behaviour_rule_ids(event_type))
+
+    @api.model
+    @tools.ormcache('event_type')
+    def _montanes_get_behaviour_rule_ids(self, event_type):
+        """Return the ids of the active behaviour rules of ``event_type``.
+
+        Cached in the registry because every tracked open, click and page view
+        reads them; rule changes clear the cache.
+        """
         # active_test is forced because callers often search leads without it.
-        return self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
+        return tuple(self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
             ('rule_type', '=', 'behaviour'),
             ('event_type', '=', event_type),
-        ])
+        ]).ids)
 
     def _montanes_prepare_event_vals(self, rules, event_type, source_ref, event_date=None, description=None):
         """Return the score entry values of one event on these leads, one per applicable rule.
