@@ -204,7 +204,7 @@ class CrmLead(models.Model):
     # ------------------------------------------------------------
 
     def action_montanes_score_breakdown(self):
-        """Open the live score entries of this lead, grouped by type and rule."""
+        """Open the live score entries of this lead, grouped by type (profile, behaviour, manual)."""
         self.ensure_one()
         action = self.env['ir.actions.act_window']._for_xml_id(
             'montanes_lead_scoring.action_montanes_lead_score_line')
@@ -217,7 +217,6 @@ class CrmLead(models.Model):
                 'create': False,
                 'search_default_live': 1,
                 'search_default_group_by_rule_type': 1,
-                'search_default_group_by_rule': 1,
             },
         })
         return action

@@ -1,7 +1,14 @@
+import threading
+import time
 from datetime import datetime
+from unittest.mock import patch
 
-from odoo.tests import tagged
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.service.model import retrying
+from odoo.tests import TransactionCase, tagged
 from odoo.tests.common import freeze_time
+from odoo.tools import mute_logger
 
 from .common import MontanesScoringCommon
 
@@ -151,3 +158,67 @@ class TestFollowup(MontanesScoringCommon):
         self.assertNotIn('Otro comercial', digest.body_html)
         self.assertFalse(digests.filtered(lambda mail: self.user_other_salesman.email in mail.email_to),
                          "A salesperson with no hot or forgotten lead gets no digest")
+
+
+@tagged('post_install', '-at_install')
+class TestBandCrossingConcurrency(TransactionCase):
+    """Two workers raise the same lead's score at the same moment, each in its own transaction."""
+
+    def _run_in_new_cursor(self, function):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            result = function(env)
+            cr.commit()
+            return result
+
+    def test_concurrent_adjustments_cross_once_each(self):
+        # The test runner holds the registry lock; new environments in threads need it lifted.
+        self.startPatcher(patch.object(Registry, '_lock', DummyRLock()))
+        lead_id = self._run_in_new_cursor(lambda env: env['crm.lead'].create({
+            'name': 'Concurrent band lead', 'email_from': 'bandas@cliente.example',
+        }).id)
+        self.addCleanup(self._run_in_new_cursor, lambda env: env['crm.lead'].browse(lead_id).unlink())
+
+        first_done = threading.Event()
+        second_started = threading.Event()
+        attempts = []
+
+        def first_worker():
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env['crm.lead'].browse(lead_id)._montanes_adjust_score(30, 'Trade fair')
+                first_done.set()
+                second_started.wait(timeout=10)
+                time.sleep(1)
+                cr.commit()
+
+        def second_worker():
+            first_done.wait(timeout=10)
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                second_started.set()
+
+                def adjust():
+                    attempts.append(1)
+                    env['crm.lead'].browse(lead_id)._montanes_adjust_score(30, 'Demo')
+
+                with mute_logger('odoo.sql_db', 'odoo.service.model'):
+                    retrying(adjust, env)
+                cr.commit()
+
+        threads = [threading.Thread(target=first_worker), threading.Thread(target=second_worker)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+        def read_state(env):
+            lead = env['crm.lead'].browse(lead_id)
+            crossings = env['montanes.lead.band.crossing'].search([('lead_id', '=', lead_id)], order='id')
+            return lead.montanes_score, [(c.old_band_id.code, c.new_band_id.code) for c in crossings]
+
+        score, crossings = self._run_in_new_cursor(read_state)
+        self.assertEqual(score, 60)
+        self.assertEqual(len(attempts), 2, "The second worker hits the race once, then retries")
+        self.assertEqual(crossings, [('cold', 'warm'), ('warm', 'hot')],
+                         "Each crossing is recorded, and its actions run, exactly once")
