@@ -473,6 +473,8 @@ class CrmLead(models.Model):
         self.env['crm.lead'].invalidate_model(
             ['montanes_score_fit', 'montanes_score_engagement', 'montanes_score'])
         changed_leads.modified(['montanes_score'])
+        if self.env.context.get('montanes_defer_bands'):
+            return len(changed)
         if all_leads:
             self.env['crm.lead']._montanes_refresh_bands(all_leads=True)
         else:

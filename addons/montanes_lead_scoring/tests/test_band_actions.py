@@ -4,6 +4,7 @@ from datetime import datetime
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api
+from odoo.exceptions import ValidationError
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
@@ -222,3 +223,43 @@ class TestBandCrossingConcurrency(TransactionCase):
         self.assertEqual(len(attempts), 2, "The second worker hits the race once, then retries")
         self.assertEqual(crossings, [('cold', 'warm'), ('warm', 'hot')],
                          "Each crossing is recorded, and its actions run, exactly once")
+
+
+@tagged('post_install', '-at_install')
+class TestScoringInSpanish(MontanesScoringCommon):
+    """The digest and the validation errors reach Spanish users in Spanish."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env['res.lang']._activate_lang('es_ES')
+        cls.env['ir.module.module']._load_module_terms(['montanes_lead_scoring'], ['es_ES'], overwrite=True)
+        cls.user_salesman.lang = 'es_ES'
+
+    def test_digest_in_spanish(self):
+        hot = self._create_lead(name='Hotel Miramar: 40 licencias', user_id=self.user_salesman.id)
+        hot._montanes_adjust_score(70, 'Pidió presupuesto')
+        forgotten = self._create_lead(name='Bodegas Lara', user_id=self.user_salesman.id)
+        forgotten.sudo().montanes_followup_state = 'reminded'
+        mails = self.env['mail.mail'].search([])
+        self.env['res.users']._cron_montanes_send_lead_digest()
+        digest = self.env['mail.mail'].search([
+            ('id', 'not in', mails.ids), ('email_to', 'ilike', self.user_salesman.email),
+        ])
+        self.assertEqual(digest.subject, 'Sus iniciativas de hoy: 1 calientes, 1 sin seguimiento')
+        self.assertIn('Hola Test Salesman', digest.body_html)
+        self.assertIn('Iniciativas calientes (1)', digest.body_html)
+        self.assertIn('Iniciativas sin seguimiento (1)', digest.body_html)
+
+    def test_validation_errors_in_spanish(self):
+        Rule = self.env['montanes.scoring.rule'].with_context(lang='es_ES')
+        with self.assertRaisesRegex(ValidationError, 'La vida media de la regla «Abre» debe ser de al menos 1 día'):
+            Rule.create({'name': 'Abre', 'rule_type': 'behaviour', 'event_type': 'email_open', 'points': 5,
+                         'validity': 'half_life', 'half_life_days': 0})
+        band = self.env.ref('montanes_lead_scoring.score_band_warm').with_context(lang='es_ES')
+        with self.assertRaisesRegex(ValidationError, 'se solapan'):
+            band.min_score = self.env.ref('montanes_lead_scoring.score_band_hot').min_score
+        with self.assertRaisesRegex(ValidationError, 'no es válida'):
+            self.env['montanes.band.action'].with_context(lang='es_ES').create({
+                'name': 'Mala', 'band_id': band.id, 'action_type': 'convert', 'domain': "[('no_such_field', '=', 1)]",
+            })
