@@ -90,7 +90,6 @@ class CrmLead(models.Model):
         ],
         string='Follow-up',
         default='none',
-        required=True,
         readonly=True,
         copy=False,
         index=True,

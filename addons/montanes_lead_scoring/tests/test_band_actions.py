@@ -124,7 +124,7 @@ class TestFollowup(MontanesScoringCommon):
             self.assertEqual(lead.montanes_followup_state, 'reminded')
             self.assertEqual(lead.activity_ids.user_id, self.user_salesman)
             self.assertTrue(self.env['crm.lead'].search([
-                ('id', '=', lead.id), ('montanes_followup_state', '!=', 'none')]),
+                ('id', '=', lead.id), ('montanes_followup_state', 'in', ('reminded', 'escalated'))]),
                 "The lead shows in the 'Without Follow-up' filter")
             self.env['montanes.followup.rule']._cron_followup()
             self.assertEqual(len(lead.activity_ids), 1, "A second run does not remind again")
