@@ -146,6 +146,10 @@ class CrmLead(models.Model):
 
     def _message_post_after_hook(self, message, msg_vals):
         result = super()._message_post_after_hook(message, msg_vals)
+        # Cheap checks on the new message come first: lead assignment and merges post many
+        # notifications that must not cost a query here.
+        if message.message_type not in ('email', 'comment'):
+            return result
         if message.message_type == 'email' and message.author_id and message.author_id.partner_share:
             # An e-mail from the contact: a reply on the lead's thread.
             self._montanes_set_last_interest(message.subject or self.env._("Replied by e-mail"))
@@ -154,9 +158,9 @@ class CrmLead(models.Model):
                 self._montanes_register_event(
                     'email_reply', f'mail.message,{message.id}', description=message.subject or None)
         elif (message.message_type == 'comment'
+              and self.partner_id and self.partner_id in message.partner_ids
               and message.subtype_id == self.env.ref('mail.mt_comment', raise_if_not_found=False)
-              and message.author_id and not message.author_id.partner_share
-              and (self.partner_id & message.partner_ids)):
+              and message.author_id and not message.author_id.partner_share):
             self._montanes_set_last_contact('email', message.date)
         return result
 
@@ -172,6 +176,15 @@ class CrmLead(models.Model):
         because the merged lead's profile is scored again.
         """
         self.ensure_one()
+        # Profile entries are rebuilt below, so only leads with engagement points have entries
+        # to move. Reading the stored total spends no query during Odoo's batch merges.
+        # NOTE: entries of a merged lead whose engagement sums to 0 are dropped with it.
+        if opportunities.filtered('montanes_score_engagement'):
+            self._montanes_move_score_lines(opportunities)
+        if self._montanes_get_profile_trigger_fields():
+            self._montanes_recompute_profile_score()
+
+    def _montanes_move_score_lines(self, opportunities):
         self.env['montanes.lead.score.line'].flush_model()
         moved = self.env.execute_query(SQL(
             """
@@ -195,8 +208,6 @@ class CrmLead(models.Model):
             ScoreLine.invalidate_model(['lead_id', 'company_id'])
             (self | opportunities).invalidate_recordset(['montanes_score_line_ids'])
             ScoreLine.sudo()._notify_lines_inserted(self)
-        if self._montanes_get_profile_trigger_fields():
-            self._montanes_recompute_profile_score()
 
     # ------------------------------------------------------------
     # ACTIONS
@@ -359,9 +370,9 @@ class CrmLead(models.Model):
         rows = self.env.execute_query(SQL(
             """
             INSERT INTO montanes_lead_band_crossing
-                (lead_id, company_id, old_band_id, new_band_id, score, date,
+                (lead_id, old_band_id, new_band_id, score, date,
                  create_uid, create_date, write_uid, write_date)
-            SELECT lead.id, lead.company_id, (%(old_bands)s::jsonb ->> lead.id::text)::int,
+            SELECT lead.id, (%(old_bands)s::jsonb ->> lead.id::text)::int,
                    lead.montanes_band_id, lead.montanes_score, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM crm_lead lead
              WHERE lead.id = ANY(%(lead_ids)s)
