@@ -35,7 +35,8 @@ class CrmLead(models.Model):
         string='Engagement Score',
         compute='_compute_montanes_scores',
         store=True,
-        help='Points earned from opens, clicks and replies to our mass mailings.',
+        help='Points earned from what the contact does (e-mails, website, meetings, calls, '
+        'stages) and from manual adjustments.',
     )
     montanes_score = fields.Integer(
         string='Score',
@@ -388,8 +389,9 @@ class CrmLead(models.Model):
         """Store the band matching the total score of these leads and report each crossing.
 
         One UPDATE moves the leads whose band is outdated and returns their old
-        band. The row lock it takes makes a concurrent refresh of the same lead
-        wait, then find nothing left to move, so a crossing is reported once.
+        band. Its row lock makes a concurrent refresh of the same lead wait, then
+        fail with a serialization error; Odoo retries the request, which finds
+        nothing left to move, so a crossing is reported once.
 
         :param all_leads: refresh every lead instead of ``self``
         """
@@ -496,8 +498,8 @@ class CrmLead(models.Model):
         """Rebuild every profile entry, decay every entry and recompute every lead's scores.
 
         Profile rules are re-evaluated one rule at a time over all leads
-        (one search per rule), then the totals are recomputed in slices of
-        ``batch_size`` leads. Each slice is committed and reported as cron
+        (three statements per rule), then the totals are recomputed in slices of
+        ``batch_size`` lead ids. Each slice is committed and reported as cron
         progress when run by the scheduler.
         """
         start = time.monotonic()
