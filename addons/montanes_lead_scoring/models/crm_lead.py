@@ -1,4 +1,5 @@
 import ast
+import json
 import logging
 import time
 from datetime import timedelta
@@ -34,7 +35,8 @@ class CrmLead(models.Model):
         string='Engagement Score',
         compute='_compute_montanes_scores',
         store=True,
-        help='Points earned from opens, clicks and replies to our mass mailings.',
+        help='Points earned from what the contact does (e-mails, website, meetings, calls, '
+        'stages) and from manual adjustments.',
     )
     montanes_score = fields.Integer(
         string='Score',
@@ -89,7 +91,6 @@ class CrmLead(models.Model):
         ],
         string='Follow-up',
         default='none',
-        required=True,
         readonly=True,
         copy=False,
         index=True,
@@ -146,6 +147,10 @@ class CrmLead(models.Model):
 
     def _message_post_after_hook(self, message, msg_vals):
         result = super()._message_post_after_hook(message, msg_vals)
+        # Cheap checks on the new message come first: lead assignment and merges post many
+        # notifications that must not cost a query here.
+        if message.message_type not in ('email', 'comment'):
+            return result
         if message.message_type == 'email' and message.author_id and message.author_id.partner_share:
             # An e-mail from the contact: a reply on the lead's thread.
             self._montanes_set_last_interest(message.subject or self.env._("Replied by e-mail"))
@@ -154,9 +159,9 @@ class CrmLead(models.Model):
                 self._montanes_register_event(
                     'email_reply', f'mail.message,{message.id}', description=message.subject or None)
         elif (message.message_type == 'comment'
+              and self.partner_id and self.partner_id in message.partner_ids
               and message.subtype_id == self.env.ref('mail.mt_comment', raise_if_not_found=False)
-              and message.author_id and not message.author_id.partner_share
-              and (self.partner_id & message.partner_ids)):
+              and message.author_id and not message.author_id.partner_share):
             self._montanes_set_last_contact('email', message.date)
         return result
 
@@ -172,6 +177,15 @@ class CrmLead(models.Model):
         because the merged lead's profile is scored again.
         """
         self.ensure_one()
+        # Profile entries are rebuilt below, so only leads with engagement points have entries
+        # to move. Reading the stored total spends no query during Odoo's batch merges.
+        # NOTE: entries of a merged lead whose engagement sums to 0 are dropped with it.
+        if opportunities.filtered('montanes_score_engagement'):
+            self._montanes_move_score_lines(opportunities)
+        if self._montanes_get_profile_trigger_fields():
+            self._montanes_recompute_profile_score()
+
+    def _montanes_move_score_lines(self, opportunities):
         self.env['montanes.lead.score.line'].flush_model()
         moved = self.env.execute_query(SQL(
             """
@@ -195,15 +209,13 @@ class CrmLead(models.Model):
             ScoreLine.invalidate_model(['lead_id', 'company_id'])
             (self | opportunities).invalidate_recordset(['montanes_score_line_ids'])
             ScoreLine.sudo()._notify_lines_inserted(self)
-        if self._montanes_get_profile_trigger_fields():
-            self._montanes_recompute_profile_score()
 
     # ------------------------------------------------------------
     # ACTIONS
     # ------------------------------------------------------------
 
     def action_montanes_score_breakdown(self):
-        """Open the live score entries of this lead, grouped by type and rule."""
+        """Open the live score entries of this lead, grouped by type (profile, behaviour, manual)."""
         self.ensure_one()
         action = self.env['ir.actions.act_window']._for_xml_id(
             'montanes_lead_scoring.action_montanes_lead_score_line')
@@ -216,7 +228,6 @@ class CrmLead(models.Model):
                 'create': False,
                 'search_default_live': 1,
                 'search_default_group_by_rule_type': 1,
-                'search_default_group_by_rule': 1,
             },
         })
         return action
@@ -298,11 +309,16 @@ class CrmLead(models.Model):
 
     def _montanes_set_last_interest(self, interest, interest_date=None):
         """Store what the contact of these leads last requested, clicked or visited."""
-        if self:
-            self.sudo().write({
-                'montanes_last_interest': (interest or '')[:250],
-                'montanes_last_interest_date': interest_date or fields.Datetime.now(),
-            })
+        if not self:
+            return
+        # SQL because tracked clicks and page views call this on every hit: an ORM
+        # write would run the whole crm.lead write for two informative fields.
+        self.flush_recordset(['montanes_last_interest', 'montanes_last_interest_date'])
+        self.env.cr.execute(SQL(
+            "UPDATE crm_lead SET montanes_last_interest = %s, montanes_last_interest_date = %s WHERE id = ANY(%s)",
+            (interest or '')[:250], interest_date or fields.Datetime.now(), self.ids,
+        ))
+        self.invalidate_recordset(['montanes_last_interest', 'montanes_last_interest_date'])
 
     def _montanes_adjust_score(self, points, reason):
         """Add a manual score entry of ``points`` to each lead, signed by the current user.
@@ -349,23 +365,33 @@ class CrmLead(models.Model):
         :param old_band_by_lead_id: {lead id: montanes.score.band record the lead
             left, empty recordset when it had none}
         """
-        crossings = self.env['montanes.lead.band.crossing'].sudo().create([
-            {
-                'lead_id': lead.id,
-                'old_band_id': old_band_by_lead_id.get(lead.id, self.env['montanes.score.band']).id,
-                'new_band_id': lead.montanes_band_id.id,
-                'score': lead.montanes_score,
-            }
-            for lead in self
-        ])
+        # One INSERT for all crossings: a full recompute can move thousands of leads at once.
+        self.env['montanes.lead.band.crossing'].flush_model()
+        now = fields.Datetime.now()
+        rows = self.env.execute_query(SQL(
+            """
+            INSERT INTO montanes_lead_band_crossing
+                (lead_id, old_band_id, new_band_id, score, date,
+                 create_uid, create_date, write_uid, write_date)
+            SELECT lead.id, (%(old_bands)s::jsonb ->> lead.id::text)::int,
+                   lead.montanes_band_id, lead.montanes_score, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM crm_lead lead
+             WHERE lead.id = ANY(%(lead_ids)s)
+         RETURNING id
+            """,
+            old_bands=json.dumps({str(lead_id): band.id for lead_id, band in old_band_by_lead_id.items() if band}),
+            now=now, uid=self.env.uid, lead_ids=self.ids,
+        ))
+        crossings = self.env['montanes.lead.band.crossing'].sudo().browse(row_id for (row_id,) in rows)
         self.env['montanes.band.action']._run_on_crossings(crossings)
 
     def _montanes_refresh_bands(self, all_leads=False):
         """Store the band matching the total score of these leads and report each crossing.
 
         One UPDATE moves the leads whose band is outdated and returns their old
-        band. The row lock it takes makes a concurrent refresh of the same lead
-        wait, then find nothing left to move, so a crossing is reported once.
+        band. Its row lock makes a concurrent refresh of the same lead wait, then
+        fail with a serialization error; Odoo retries the request, which finds
+        nothing left to move, so a crossing is reported once.
 
         :param all_leads: refresh every lead instead of ``self``
         """
@@ -408,44 +434,59 @@ class CrmLead(models.Model):
             lead_id: Band.browse(old_band_id) for lead_id, old_band_id in moved
         })
 
-    def _montanes_recompute_totals(self, all_leads=False):
+    def _montanes_recompute_totals(self, all_leads=False, id_range=None):
         """Set the profile, engagement and total scores to the sum of the leads' entries in SQL.
 
         This is the set-based twin of _compute_montanes_scores for large
         batches; it then moves the changed leads to their new band.
 
         :param all_leads: recompute every lead instead of ``self``
+        :param id_range: ``(first_id, end_id)`` to recompute the leads with
+            first_id <= id < end_id instead of ``self``
         :return: number of leads whose scores changed
         """
-        if not (self or all_leads):
+        if not (self or all_leads or id_range):
             return 0
         self.env.flush_all()
-        scope = SQL() if all_leads else SQL("WHERE lead.id = ANY(%s)", self.ids)
+        # Bounds on both tables let PostgreSQL aggregate the entries in one pass
+        # and hash-join them, instead of one index lookup per lead.
+        if id_range:
+            lead_scope = SQL("lead.id >= %s AND lead.id < %s", *id_range)
+            line_scope = SQL("lead_id >= %s AND lead_id < %s", *id_range)
+        elif all_leads:
+            lead_scope = line_scope = SQL("TRUE")
+        else:
+            lead_scope = SQL("lead.id = ANY(%s)", self.ids)
+            line_scope = SQL("lead_id = ANY(%s)", self.ids)
         changed = self.env.execute_query(SQL(
             """
             UPDATE crm_lead
                SET montanes_score_fit = total.fit,
                    montanes_score_engagement = total.engagement,
                    montanes_score = total.fit + total.engagement
-              FROM (SELECT lead.id,
-                           COALESCE(SUM(line.points) FILTER (WHERE line.rule_type = 'profile'), 0) AS fit,
-                           COALESCE(SUM(line.points) FILTER (WHERE line.rule_type <> 'profile'), 0) AS engagement
+              FROM (SELECT lead.id, COALESCE(entry.fit, 0) AS fit, COALESCE(entry.engagement, 0) AS engagement
                       FROM crm_lead lead
-                      LEFT JOIN montanes_lead_score_line line ON line.lead_id = lead.id
-                      %(scope)s
-                     GROUP BY lead.id) AS total
+                      LEFT JOIN (SELECT lead_id,
+                                        SUM(points) FILTER (WHERE rule_type = 'profile') AS fit,
+                                        SUM(points) FILTER (WHERE rule_type <> 'profile') AS engagement
+                                   FROM montanes_lead_score_line
+                                  WHERE %(line_scope)s
+                                  GROUP BY lead_id) AS entry ON entry.lead_id = lead.id
+                     WHERE %(lead_scope)s) AS total
              WHERE crm_lead.id = total.id
                AND (crm_lead.montanes_score_fit IS DISTINCT FROM total.fit
                     OR crm_lead.montanes_score_engagement IS DISTINCT FROM total.engagement
                     OR crm_lead.montanes_score IS DISTINCT FROM total.fit + total.engagement)
          RETURNING crm_lead.id
             """,
-            scope=scope,
+            lead_scope=lead_scope, line_scope=line_scope,
         ))
         changed_leads = self.env['crm.lead'].browse(lead_id for (lead_id,) in changed)
         self.env['crm.lead'].invalidate_model(
             ['montanes_score_fit', 'montanes_score_engagement', 'montanes_score'])
         changed_leads.modified(['montanes_score'])
+        if self.env.context.get('montanes_defer_bands'):
+            return len(changed)
         if all_leads:
             self.env['crm.lead']._montanes_refresh_bands(all_leads=True)
         else:
@@ -457,26 +498,25 @@ class CrmLead(models.Model):
         """Rebuild every profile entry, decay every entry and recompute every lead's scores.
 
         Profile rules are re-evaluated one rule at a time over all leads
-        (one search per rule), then the totals are recomputed in slices of
-        ``batch_size`` leads. Each slice is committed and reported as cron
+        (three statements per rule), then the totals are recomputed in slices of
+        ``batch_size`` lead ids. Each slice is committed and reported as cron
         progress when run by the scheduler.
         """
         start = time.monotonic()
+        self = self.with_context(montanes_sql_totals=True)
         Rule = self.env['montanes.scoring.rule'].sudo().with_context(active_test=False)
-        self.env['montanes.lead.score.line']._sync_profile_lines(Rule.search([('rule_type', '=', 'profile')]))
-        self.env['montanes.lead.score.line']._cron_refresh_validity()
+        ScoreLine = self.env['montanes.lead.score.line']
+        ScoreLine._sync_profile_lines(Rule.search([('rule_type', '=', 'profile')]))
+        ScoreLine._cron_refresh_validity()
         self.env.flush_all()
         [(max_id,)] = self.env.execute_query(SQL("SELECT COALESCE(MAX(id), 0) FROM crm_lead"))
         changed = 0
         Cron = self.env['ir.cron']
         in_cron = bool(self.env.context.get('cron_id')) and not modules.module.current_test
         for first_id in range(1, max_id + 1, batch_size):
-            lead_ids = [lead_id for (lead_id,) in self.env.execute_query(SQL(
-                "SELECT id FROM crm_lead WHERE id >= %s AND id < %s", first_id, first_id + batch_size,
-            ))]
-            changed += self.browse(lead_ids)._montanes_recompute_totals()
+            changed += self.browse()._montanes_recompute_totals(id_range=(first_id, first_id + batch_size))
             if in_cron:
-                Cron._commit_progress(len(lead_ids), remaining=max(max_id - first_id - batch_size + 1, 0))
+                Cron._commit_progress(batch_size, remaining=max(max_id - first_id - batch_size + 1, 0))
         _logger.info("Lead score recompute: %d leads changed in %.2fs", changed, time.monotonic() - start)
         return changed
 
@@ -500,11 +540,21 @@ class CrmLead(models.Model):
     def _montanes_get_behaviour_rules(self, event_type):
         """Return the active behaviour rules of ``event_type``, in sudo."""
         # sudo: salesmen only read rules, and public routes register events too.
+        return self.env['montanes.scoring.rule'].sudo().browse(self._montanes_get_behaviour_rule_ids(event_type))
+
+    @api.model
+    @tools.ormcache('event_type')
+    def _montanes_get_behaviour_rule_ids(self, event_type):
+        """Return the ids of the active behaviour rules of ``event_type``.
+
+        Cached in the registry because every tracked open, click and page view
+        reads them; rule changes clear the cache.
+        """
         # active_test is forced because callers often search leads without it.
-        return self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
+        return tuple(self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
             ('rule_type', '=', 'behaviour'),
             ('event_type', '=', event_type),
-        ])
+        ]).ids)
 
     def _montanes_prepare_event_vals(self, rules, event_type, source_ref, event_date=None, description=None):
         """Return the score entry values of one event on these leads, one per applicable rule.

@@ -75,7 +75,9 @@ class MontanesFollowupRule(models.Model):
 
     def _remind_owners(self, now):
         Lead = self.env['crm.lead'].sudo()
-        leads = Lead.search(self._get_forgotten_leads_domain(now) & Domain('montanes_followup_state', '=', 'none'))
+        # False: leads created while this module was not loaded yet.
+        not_reminded = Domain('montanes_followup_state', 'in', ('none', False))
+        leads = Lead.search(self._get_forgotten_leads_domain(now) & not_reminded)
         for lead in leads:
             user = lead.user_id or lead.team_id.user_id
             if user:

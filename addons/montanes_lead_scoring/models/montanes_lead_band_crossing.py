@@ -14,7 +14,8 @@ class MontanesLeadBandCrossing(models.Model):
         index=True,
         ondelete='cascade',
     )
-    company_id = fields.Many2one(related='lead_id.company_id', store=True)
+    # Not stored: a stored copy would cost a query on every lead whose company is recomputed.
+    company_id = fields.Many2one(related='lead_id.company_id')
     old_band_id = fields.Many2one(comodel_name='montanes.score.band', string='From Band', ondelete='set null')
     new_band_id = fields.Many2one(comodel_name='montanes.score.band', string='To Band', ondelete='set null')
     score = fields.Integer(string='Score', help='Total score of the lead right after the crossing.')

@@ -45,10 +45,12 @@ PROFILE_RESCORE_FIELDS = {'active', 'company_id', 'domain', 'points', 'rule_type
 # range up to 21 474 rules at this limit.
 MAX_RULE_POINTS = 100000
 
-# Lead fields that hold the score itself. A profile condition on them would
-# depend on its own result, so conditions may not use them.
+# Lead fields that hold the score itself, or that the score band sets (the
+# priority stars). A profile condition on them would depend on its own
+# result, so conditions may not use them.
 SCORE_FIELDS = frozenset({
     'montanes_score', 'montanes_score_fit', 'montanes_score_engagement', 'montanes_score_line_ids',
+    'montanes_band_id', 'priority',
 })
 
 
@@ -341,7 +343,8 @@ class MontanesScoringRule(models.Model):
             self._check_rule_type_change(vals['rule_type'])
         result = super().write(vals)
         if {'active', 'rule_type', 'event_type'} & set(vals):
-            self.env.registry.clear_cache()  # crm.lead._montanes_get_active_event_types
+            # crm.lead._montanes_get_active_event_types and _montanes_get_behaviour_rule_ids
+            self.env.registry.clear_cache()
         if PROFILE_RESCORE_FIELDS & set(vals):
             self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
             self._rescore_profile_leads()

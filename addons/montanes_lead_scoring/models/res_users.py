@@ -19,7 +19,7 @@ class ResUsers(models.Model):
         Lead = self.env['crm.lead'].sudo()
         open_leads = Domain([('active', '=', True), ('won_status', '=', 'pending'), ('user_id', '!=', False)])
         hot_domain = open_leads & Domain('montanes_band_id', '=', hot_band.id if hot_band else False)
-        forgotten_domain = open_leads & Domain('montanes_followup_state', '!=', 'none')
+        forgotten_domain = open_leads & Domain('montanes_followup_state', 'in', ('reminded', 'escalated'))
         owners = Lead.search(hot_domain | forgotten_domain).user_id.filtered(lambda user: user.email and not user.share)
         for user in owners:
             user._montanes_send_lead_digest(

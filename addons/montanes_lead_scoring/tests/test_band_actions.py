@@ -1,7 +1,15 @@
+import threading
+import time
 from datetime import datetime
+from unittest.mock import patch
 
-from odoo.tests import tagged
+from odoo import SUPERUSER_ID, api
+from odoo.exceptions import ValidationError
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.service.model import retrying
+from odoo.tests import TransactionCase, tagged
 from odoo.tests.common import freeze_time
+from odoo.tools import mute_logger
 
 from .common import MontanesScoringCommon
 
@@ -116,7 +124,7 @@ class TestFollowup(MontanesScoringCommon):
             self.assertEqual(lead.montanes_followup_state, 'reminded')
             self.assertEqual(lead.activity_ids.user_id, self.user_salesman)
             self.assertTrue(self.env['crm.lead'].search([
-                ('id', '=', lead.id), ('montanes_followup_state', '!=', 'none')]),
+                ('id', '=', lead.id), ('montanes_followup_state', 'in', ('reminded', 'escalated'))]),
                 "The lead shows in the 'Without Follow-up' filter")
             self.env['montanes.followup.rule']._cron_followup()
             self.assertEqual(len(lead.activity_ids), 1, "A second run does not remind again")
@@ -151,3 +159,107 @@ class TestFollowup(MontanesScoringCommon):
         self.assertNotIn('Otro comercial', digest.body_html)
         self.assertFalse(digests.filtered(lambda mail: self.user_other_salesman.email in mail.email_to),
                          "A salesperson with no hot or forgotten lead gets no digest")
+
+
+@tagged('post_install', '-at_install')
+class TestBandCrossingConcurrency(TransactionCase):
+    """Two workers raise the same lead's score at the same moment, each in its own transaction."""
+
+    def _run_in_new_cursor(self, function):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            result = function(env)
+            cr.commit()
+            return result
+
+    def test_concurrent_adjustments_cross_once_each(self):
+        # The test runner holds the registry lock; new environments in threads need it lifted.
+        self.startPatcher(patch.object(Registry, '_lock', DummyRLock()))
+        lead_id = self._run_in_new_cursor(lambda env: env['crm.lead'].create({
+            'name': 'Concurrent band lead', 'email_from': 'bandas@cliente.example',
+        }).id)
+        self.addCleanup(self._run_in_new_cursor, lambda env: env['crm.lead'].browse(lead_id).unlink())
+
+        first_done = threading.Event()
+        second_started = threading.Event()
+        attempts = []
+
+        def first_worker():
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env['crm.lead'].browse(lead_id)._montanes_adjust_score(30, 'Trade fair')
+                first_done.set()
+                second_started.wait(timeout=10)
+                time.sleep(1)
+                cr.commit()
+
+        def second_worker():
+            first_done.wait(timeout=10)
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                second_started.set()
+
+                def adjust():
+                    attempts.append(1)
+                    env['crm.lead'].browse(lead_id)._montanes_adjust_score(30, 'Demo')
+
+                with mute_logger('odoo.sql_db', 'odoo.service.model'):
+                    retrying(adjust, env)
+                cr.commit()
+
+        threads = [threading.Thread(target=first_worker), threading.Thread(target=second_worker)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+        def read_state(env):
+            lead = env['crm.lead'].browse(lead_id)
+            crossings = env['montanes.lead.band.crossing'].search([('lead_id', '=', lead_id)], order='id')
+            return lead.montanes_score, [(c.old_band_id.code, c.new_band_id.code) for c in crossings]
+
+        score, crossings = self._run_in_new_cursor(read_state)
+        self.assertEqual(score, 60)
+        self.assertEqual(len(attempts), 2, "The second worker hits the race once, then retries")
+        self.assertEqual(crossings, [('cold', 'warm'), ('warm', 'hot')],
+                         "Each crossing is recorded, and its actions run, exactly once")
+
+
+@tagged('post_install', '-at_install')
+class TestScoringInSpanish(MontanesScoringCommon):
+    """The digest and the validation errors reach Spanish users in Spanish."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env['res.lang']._activate_lang('es_ES')
+        cls.env['ir.module.module']._load_module_terms(['montanes_lead_scoring'], ['es_ES'], overwrite=True)
+        cls.user_salesman.lang = 'es_ES'
+
+    def test_digest_in_spanish(self):
+        hot = self._create_lead(name='Hotel Miramar: 40 licencias', user_id=self.user_salesman.id)
+        hot._montanes_adjust_score(70, 'Pidió presupuesto')
+        forgotten = self._create_lead(name='Bodegas Lara', user_id=self.user_salesman.id)
+        forgotten.sudo().montanes_followup_state = 'reminded'
+        mails = self.env['mail.mail'].search([])
+        self.env['res.users']._cron_montanes_send_lead_digest()
+        digest = self.env['mail.mail'].search([
+            ('id', 'not in', mails.ids), ('email_to', 'ilike', self.user_salesman.email),
+        ])
+        self.assertEqual(digest.subject, 'Sus iniciativas de hoy: 1 calientes, 1 sin seguimiento')
+        self.assertIn('Hola Test Salesman', digest.body_html)
+        self.assertIn('Iniciativas calientes (1)', digest.body_html)
+        self.assertIn('Iniciativas sin seguimiento (1)', digest.body_html)
+
+    def test_validation_errors_in_spanish(self):
+        Rule = self.env['montanes.scoring.rule'].with_context(lang='es_ES')
+        with self.assertRaisesRegex(ValidationError, 'La vida media de la regla «Abre» debe ser de al menos 1 día'):
+            Rule.create({'name': 'Abre', 'rule_type': 'behaviour', 'event_type': 'email_open', 'points': 5,
+                         'validity': 'half_life', 'half_life_days': 0})
+        band = self.env.ref('montanes_lead_scoring.score_band_warm').with_context(lang='es_ES')
+        with self.assertRaisesRegex(ValidationError, 'se solapan'):
+            band.min_score = self.env.ref('montanes_lead_scoring.score_band_hot').min_score
+        with self.assertRaisesRegex(ValidationError, 'no es válida'):
+            self.env['montanes.band.action'].with_context(lang='es_ES').create({
+                'name': 'Mala', 'band_id': band.id, 'action_type': 'convert', 'domain': "[('no_such_field', '=', 1)]",
+            })

@@ -1,6 +1,6 @@
 import psycopg2
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -113,3 +113,47 @@ class TestScoreBands(MontanesScoringCommon):
         with self.assertRaisesRegex(UserError, 'reason is required'):
             lead._montanes_adjust_score(5, '  ')
         self.assertFalse(lead.montanes_score_line_ids)
+
+
+@tagged('post_install', '-at_install')
+class TestScoringAccessBands(MontanesScoringCommon):
+    """A salesperson sees the scores and breakdowns of their own leads; only marketing edits the setup."""
+
+    def test_salesman_breakdown_own_leads_only(self):
+        own = self._create_lead(user_id=self.user_salesman.id)
+        other = self._create_lead(user_id=self.user_other_salesman.id)
+        (own | other)._montanes_adjust_score(30, 'Fair')
+        Line = self.env['montanes.lead.score.line'].with_user(self.user_salesman)
+        self.assertEqual(Line.search([('lead_id', 'in', (own | other).ids)]).lead_id, own)
+        Crossing = self.env['montanes.lead.band.crossing'].with_user(self.user_salesman)
+        self.assertEqual(Crossing.search([('lead_id', 'in', (own | other).ids)]).lead_id, own)
+        action = own.with_user(self.user_salesman).action_montanes_score_breakdown()
+        self.assertEqual(Line.search(action['domain']).mapped('points'), [30])
+        self.assertEqual(own.with_user(self.user_salesman).montanes_score, 30)
+
+    def test_salesman_adjusts_own_lead_only(self):
+        own = self._create_lead(user_id=self.user_salesman.id)
+        other = self._create_lead(user_id=self.user_other_salesman.id)
+        own.with_user(self.user_salesman)._montanes_adjust_score(10, 'Called back')
+        self.assertEqual(own.montanes_score, 10)
+        with self.assertRaises(AccessError):
+            other.with_user(self.user_salesman)._montanes_adjust_score(10, 'Not my lead')
+        self.assertEqual(other.montanes_score, 0)
+
+    def test_only_marketing_edits_setup(self):
+        band = self.env.ref('montanes_lead_scoring.score_band_hot')
+        with self.assertRaises(AccessError):
+            band.with_user(self.user_salesman).min_score = 70
+        with self.assertRaises(AccessError):
+            self.env['montanes.band.action'].with_user(self.user_salesman).create({
+                'name': 'Tag', 'band_id': band.id, 'action_type': 'tag',
+                'tag_ids': [(0, 0, {'name': 'Caliente'})],
+            })
+        with self.assertRaises(AccessError):
+            self.env['montanes.followup.rule'].with_user(self.user_salesman).create({'band_id': band.id})
+        with self.assertRaises(AccessError):
+            self.rule_open.with_user(self.user_salesman).points = 50
+        band.with_user(self.user_marketing).min_score = 70
+        self.assertEqual(band.min_score, 70)
+        self.rule_open.with_user(self.user_marketing).points = 6
+        self.assertEqual(self.rule_open.points, 6)
