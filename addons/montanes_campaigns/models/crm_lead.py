@@ -48,9 +48,11 @@ class CrmLead(models.Model):
         )
         return result
 
-    def _montanes_register_event(self, event_type, source_ref, event_date=None, description=None):
+    def _montanes_register_event(self, event_type, source_ref, event_date=None, description=None,
+                                 occurrence_ref=None):
         lines = super()._montanes_register_event(
             event_type, source_ref, event_date=event_date, description=description,
+            occurrence_ref=occurrence_ref,
         )
         running_triggers = self.env["montanes.campaign"]._get_running_triggers()
         if event_type == "info_request" and "info_request" in running_triggers:

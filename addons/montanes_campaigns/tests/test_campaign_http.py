@@ -57,7 +57,10 @@ class TestCampaignHttp(HttpCase):
         pixel = re.search(r"/mail/track/\d+/[\w-]+/blank\.gif", body)
         self.assertTrue(pixel, "The e-mail carries the open pixel")
 
-        response = self.url_open(pixel.group(0))
+        # A browser's user agent: lead scoring discards opens by HTTP libraries as machine opens.
+        response = self.url_open(pixel.group(0), headers={
+            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        })
 
         self.assertEqual(response.status_code, 200)
         trace = self.participant.trace_ids.filtered(lambda a: a.step_id.step_type == "email").mailing_trace_id

@@ -259,7 +259,8 @@ class CrmLead(models.Model):
     # PUBLIC API
     # ------------------------------------------------------------
 
-    def _montanes_register_event(self, event_type, source_ref, event_date=None, description=None):
+    def _montanes_register_event(self, event_type, source_ref, event_date=None, description=None,
+                                 occurrence_ref=None):
         """Score a behaviour event on these leads with every active behaviour rule of that type.
 
         The rule's repeat policy decides which events count as the same one
@@ -273,6 +274,9 @@ class CrmLead(models.Model):
             e-mail, the page URL for a 'page_view', 'crm.stage,<id>' for a stage
         :param event_date: datetime of the event; now when not given
         :param description: text shown on the score entries; the rule name when not given
+        :param occurrence_ref: what makes this occurrence unique, such as
+            'montanes.tracking.hit,7'; "every time" rules count distinct values,
+            and the event date when not given
         :return: the montanes.lead.score.line records created, empty when the
             event had already scored or no rule applies
         """
@@ -292,6 +296,7 @@ class CrmLead(models.Model):
         rules = self._montanes_get_behaviour_rules(event_type)
         vals_list = self._montanes_prepare_event_vals(
             rules, event_type, source_ref, event_date=event_date, description=description,
+            occurrence_ref=occurrence_ref,
         )
         return ScoreLine.sudo()._insert_lines(vals_list).with_env(self.env)
 
@@ -556,7 +561,8 @@ class CrmLead(models.Model):
             ('event_type', '=', event_type),
         ]).ids)
 
-    def _montanes_prepare_event_vals(self, rules, event_type, source_ref, event_date=None, description=None):
+    def _montanes_prepare_event_vals(self, rules, event_type, source_ref, event_date=None, description=None,
+                                     occurrence_ref=None):
         """Return the score entry values of one event on these leads, one per applicable rule.
 
         A rule with a company applies only to the leads of that company. The
@@ -572,7 +578,7 @@ class CrmLead(models.Model):
         for rule in rules:
             if not rule._montanes_matches_event(source_ref):
                 continue
-            key = rule._montanes_get_ledger_key(source_ref, event_date)
+            key = rule._montanes_get_ledger_key(source_ref, event_date, occurrence_ref)
             expiry_date = False
             if rule.validity == 'window':
                 expiry_date = event_date + timedelta(days=rule.validity_days)

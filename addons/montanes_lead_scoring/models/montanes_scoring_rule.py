@@ -421,18 +421,19 @@ class MontanesScoringRule(models.Model):
             return source_ref == f'crm.stage,{self.stage_id.id}'
         return True
 
-    def _montanes_get_ledger_key(self, source_ref, event_date):
+    def _montanes_get_ledger_key(self, source_ref, event_date, occurrence_ref=None):
         """Return the source_ref of the entry an event gives, unique per lead and rule.
 
         Two events with the same key score once: one key per lead for "once
         per lead", the event's source for "once per e-mail, link or page", and
-        the source plus the event time for "every time".
+        for "every time" the source plus the occurrence (its own reference, or
+        the event time when the caller has none).
         """
         self.ensure_one()
         if self.repeat_policy == 'once_per_lead':
             return 'lead'
         if self.repeat_policy == 'every_time':
-            return f'{source_ref}@{event_date.isoformat()}'
+            return f'{source_ref}@{occurrence_ref or event_date.isoformat()}'
         return source_ref
 
     def _montanes_get_decayed_points(self, points, event_date, now):

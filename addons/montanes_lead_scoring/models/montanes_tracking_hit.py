@@ -400,19 +400,16 @@ class MontanesTrackingHit(models.Model):
     def _register_lead_event(self, lead, event_type):
         """Score this website hit on ``lead`` as a ledger event of ``event_type``.
 
-        The source 'montanes.tracking.hit,<id>' is unique per hit, so a hit scores
-        at most once per rule whatever happens to the request afterwards.
+        The page URL is the event's source, because page rules match their URL
+        pattern against it and "once per page" counts each URL once. A replayed
+        hit never gets here (the hit id is unique), and a hit without a URL falls
+        back to 'montanes.tracking.hit,<id>'.
         """
         self.ensure_one()
-        known_types = dict(self.env['montanes.scoring.rule']._fields['event_type'].selection)
-        if event_type not in known_types:
-            # NOTE: the ledger of this database has no rule type for website events yet,
-            # so the hit stays as evidence without points.
-            _logger.debug("Website hit %s not scored: no %s rule type", self.id, event_type)
-            return self.env['montanes.lead.score.line']
         return lead.sudo()._montanes_register_event(
             event_type,
-            f'{self._name},{self.id}',
+            self.url or f'{self._name},{self.id}',
+            occurrence_ref=f'{self._name},{self.id}',
             event_date=self.create_date,
             description=self.url,
         )

@@ -31,31 +31,21 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
             contact_name='Marta Torres Moreno',
             email_from='marta.torres@tallerespuerto.example',
         )
-        # The score ledger defines the website event types. Without them the hits are
-        # still checked and recorded, and only the score checks are skipped.
-        Rule = cls.env['montanes.scoring.rule']
-        event_types = dict(Rule._fields['event_type'].selection)
-        cls.scores_website_events = {'page_view', 'info_request'} <= set(event_types)
-        if cls.scores_website_events:
-            Rule.create([{
-                'name': 'Page visited',
-                'rule_type': 'behaviour',
-                'event_type': 'page_view',
-                'points': 2,
-            }, {
-                'name': 'Information requested',
-                'rule_type': 'behaviour',
-                'event_type': 'info_request',
-                'points': 25,
-            }])
+        cls.env['montanes.scoring.rule'].create([{
+            'name': 'Page visited',
+            'rule_type': 'behaviour',
+            'event_type': 'page_view',
+            'points': 2,
+        }, {
+            'name': 'Information requested',
+            'rule_type': 'behaviour',
+            'event_type': 'info_request',
+            'points': 25,
+        }])
         Hit = cls.env['montanes.tracking.hit']
         cls.token_pilar = Hit._sign_visitor_token(cls.lead_pilar.id, 0)
         cls.token_marta = Hit._sign_visitor_token(cls.lead_marta.id, 0)
         cls.hit_number = 0
-
-    def _require_website_scoring(self):
-        if not self.scores_website_events:
-            self.skipTest("the score ledger of this database has no 'page_view' and 'info_request' events")
 
     def _hit(self, **values):
         """Return the JSON values of a valid page view of Pilar, with ``values`` applied."""
@@ -98,7 +88,6 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
     # ------------------------------------------------------------
 
     def test_page_view_scores_lead(self):
-        self._require_website_scoring()
         response = self._post(self._hit(url=f'{WEBSITE_ORIGIN}/licencias/antivirus?email=pilar%40x.example#precio'))
 
         self.assertEqual(response.status_code, 204)
@@ -111,12 +100,11 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         self.assertEqual(hit.url, f'{WEBSITE_ORIGIN}/licencias/antivirus', 'query and fragment are dropped')
         self.assertEqual(self.lead_pilar.montanes_score_engagement, 2)
         line = self.lead_pilar.montanes_score_line_ids
-        self.assertEqual(line.source_ref, f'montanes.tracking.hit,{hit.id}')
+        self.assertEqual(line.source_ref, hit.url, 'page rules match and count the page URL')
         self.assertEqual(line.event_type, 'page_view')
         self.assertEqual(self.lead_marta.montanes_score, 0)
 
     def test_form_submit_is_information_request(self):
-        self._require_website_scoring()
         response = self._post(self._hit(event='form_submit', url=f'{WEBSITE_ORIGIN}/contacto'))
 
         self.assertEqual(response.status_code, 204)
@@ -124,13 +112,28 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         self.assertEqual((line.event_type, line.points), ('info_request', 25))
         self.assertEqual(self.env['montanes.tracking.hit'].search([]).hit_type, 'form_submit')
 
-    def test_each_hit_scores_once(self):
-        self._require_website_scoring()
+    def test_same_page_scores_once(self):
         self._post(self._hit())
         self._post(self._hit())
+        self._post(self._hit(url=f'{WEBSITE_ORIGIN}/licencias/copias-de-seguridad'))
+
+        self.assertEqual(self.env['montanes.tracking.hit'].search_count([]), 3, 'every hit is kept')
         lines = self.lead_pilar.montanes_score_line_ids
-        self.assertEqual(len(lines), 2, 'two page views are two events')
-        self.assertEqual(len(set(lines.mapped('source_ref'))), 2)
+        self.assertEqual(len(lines), 2, 'the default rule scores each page once')
+        self.assertEqual(self.lead_pilar.montanes_score_engagement, 4)
+
+    def test_page_rule_url_pattern(self):
+        self.env['montanes.scoring.rule'].search([('event_type', '=', 'page_view')]).write({
+            'url_pattern': '*/licencias/*',
+            'repeat_policy': 'every_time',
+        })
+        self._post(self._hit())
+        self._post(self._hit())
+        self._post(self._hit(url=f'{WEBSITE_ORIGIN}/blog/novedades'))
+
+        lines = self.lead_pilar.montanes_score_line_ids
+        self.assertEqual(len(lines), 2, 'each visit of a matching page scores, the blog does not')
+        self.assertEqual(self.lead_pilar.montanes_score_engagement, 4)
 
     def test_preflight(self):
         response = self.url_open('/montanes/track', method='OPTIONS', headers={
@@ -146,7 +149,6 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         self.assertNotIn('Access-Control-Allow-Origin', response.headers)
 
     def test_pixel_fallback(self):
-        self._require_website_scoring()
         hit = self._hit()
         response = self.url_open(
             '/montanes/track/pixel.gif?' + '&'.join(f'{key}={value}' for key, value in hit.items()),
@@ -205,8 +207,7 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         response = self._post(hit)
         self.assertEqual(response.status_code, 409)
         self.assertEqual(self._written_counts()[0::2], written[0::2], 'a replay adds no hit and no score')
-        if self.scores_website_events:
-            self.assertEqual(self.lead_pilar.montanes_score, 2)
+        self.assertEqual(self.lead_pilar.montanes_score, 2)
 
     def test_same_answer_for_deleted_lead(self):
         token = self.env['montanes.tracking.hit']._sign_visitor_token(self.lead_marta.id, 0)
@@ -280,12 +281,14 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         self.assertEqual(len(hit.user_agent), 300)
 
     def test_burst_is_rate_limited(self):
-        statuses = [self._post(self._hit()).status_code for _i in range(32)]
+        statuses = [
+            self._post(self._hit(url=f'{WEBSITE_ORIGIN}/licencias/{page}')).status_code
+            for page in range(32)
+        ]
         self.assertEqual(statuses[:30], [204] * 30)
         self.assertEqual(statuses[30:], [429, 429])
         self.assertEqual(self.env['montanes.tracking.hit'].search_count([]), 30)
-        if self.scores_website_events:
-            self.assertEqual(self.lead_pilar.montanes_score, 60)
+        self.assertEqual(self.lead_pilar.montanes_score, 60, 'only the 30 accepted pages score')
 
         response = self._post(self._hit(token=self.token_marta))
         self.assertEqual(response.status_code, 204, 'another visitor on the same address still gets through')
