@@ -311,7 +311,7 @@ class TestSalesJourney(HttpCase):
 
         # The contact reads the e-mail an hour later: hits within seconds of sending count
         # as security scanners and score nothing.
-        self.env["mailing.trace"].search([("model", "=", "crm.lead"), ("res_id", "=", lead_id)]).write({
+        self.env["mailing.trace"].search([("mass_mailing_id", "=", first_step.mailing_id.id)]).write({
             "sent_datetime": fields.Datetime.now() - relativedelta(hours=1),
         })
         score_before = self.lead_score(lead_id)
