@@ -134,6 +134,20 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self.assertEqual(reveals.mapped('channel'), ['email'])
         self.assertTrue(order.montanes_license_ids.key_sent_date)
 
+    def test_key_email_hidden_from_salesman(self):
+        self.company.montanes_license_key_email_mode = 'confirm'
+        order = self._create_order([(self.product_office, 1, 100.0)], user=self.user_salesman)
+        order.with_user(self.user_salesman).action_confirm()
+        key = order.montanes_license_ids.sudo().key
+        self.assertIn(key, self._key_mails(order).body_html)
+        messages = self.env['mail.message'].with_user(self.user_salesman).search([
+            ('model', '=', 'sale.order'), ('res_id', '=', order.id)])
+        self.assertTrue(messages)
+        self.assertFalse([body for body in messages.mapped('body') if key in body])
+        chatter = self.env['mail.message'].with_user(self.user_salesman)._message_fetch(
+            None, thread=order.with_user(self.user_salesman))
+        self.assertFalse([body for body in chatter['messages'].mapped('body') if key in body])
+
     def test_key_email_at_payment(self):
         self.company.montanes_license_key_email_mode = 'payment'
         order = self._create_order([(self.product_office, 1, 100.0)])
