@@ -77,6 +77,12 @@ POSITIVE_OUTCOME_TRIGGERS = {
     "replied": "not_replied",
     "bounced": False,
 }
+# Longest delay or validity of a step, in days. Dates further away overflow Python's
+# date arithmetic and would stop the cron for every campaign.
+MAX_DELAY_DAYS = 3650
+# Days in one unit of a step's delay or validity.
+DELAY_UNIT_DAYS = {"hours": 1 / 24, "days": 1, "weeks": 7}
+
 NEGATIVE_OUTCOME_TRIGGERS = {
     "not_opened": "opened",
     "not_clicked": "clicked",
@@ -485,6 +491,25 @@ class MontanesCampaignStep(models.Model):
                     step=step.name,
                     delay=step.delay_value,
                 ))
+
+    @api.constrains("delay_value", "delay_unit", "validity_value", "validity_unit")
+    def _check_delay_max(self):
+        """Reject a delay or validity longer than `MAX_DELAY_DAYS`."""
+        for step in self:
+            for value, unit in (
+                (step.delay_value, step.delay_unit),
+                (step.validity_value, step.validity_unit),
+            ):
+                if value * DELAY_UNIT_DAYS.get(unit, 1) > MAX_DELAY_DAYS:
+                    raise ValidationError(self.env._(
+                        "The step %(step)s has a delay or validity of %(value)s %(unit)s, "
+                        "longer than %(max)s days. Enter a shorter period.",
+                        step=step.name,
+                        value=value,
+                        unit=dict(step._fields["delay_unit"]._description_selection(self.env))
+                        .get(unit, unit),
+                        max=MAX_DELAY_DAYS,
+                    ))
 
     @api.constrains("condition_domain", "step_type")
     def _check_condition_domain(self):

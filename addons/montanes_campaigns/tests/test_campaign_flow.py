@@ -335,6 +335,18 @@ class TestCampaignFlow(MontanesCampaignsCommon):
         with self.assertRaises(ValidationError):
             self.step_second.delay_value = -1
 
+    def test_step_delay_too_long(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"]._load_module_terms(["montanes_campaigns"], ["es_ES"], overwrite=True)
+        self.step_second.write({"delay_value": 520, "delay_unit": "weeks"})
+        self.assertEqual(self.step_second.delay_value, 520)
+
+        with self.assertRaises(ValidationError) as error:
+            self.step_second.with_context(lang="es_ES").delay_value = 2**31 - 1
+        self.assertIn("más de 3650 días", str(error.exception))
+        with self.assertRaises(ValidationError):
+            self.step_second.write({"validity_value": 200000, "validity_unit": "days"})
+
     # ------------------------------------------------------------
     # Access rights
     # ------------------------------------------------------------

@@ -110,6 +110,22 @@ class TestLeadImport(TransactionCase):
         wizard = self._analyze(self.xlsx_file, 'hoja_comercial_leads.xlsx')
         self._assert_real_file_import(wizard)
 
+    def test_damaged_xlsx_message_in_spanish(self):
+        self.env['res.lang']._activate_lang('es_ES')
+        self.env['ir.module.module']._load_module_terms(['montanes_lead_scoring'], ['es_ES'], overwrite=True)
+        damaged = base64.b64encode(base64.b64decode(self.xlsx_file)[:2000])
+        wizard = self.env['montanes.lead.import'].with_context(lang='es_ES').create({
+            'file': damaged, 'file_name': 'hoja_comercial_leads.xlsx'})
+        with mute_logger('odoo.addons.base_import.models.base_import'), \
+                self.assertRaises(UserError) as error:
+            wizard.action_analyze()
+        self.assertEqual(
+            error.exception.args[0],
+            "No se pudo leer el archivo hoja_comercial_leads.xlsx como hoja CSV o Excel. "
+            "Guárdelo como CSV o XLSX y vuelva a intentarlo.",
+        )
+        self.assertEqual(wizard.state, 'upload')
+
     def test_csv_row_numbers_skip_blank_lines(self):
         """Rows keep their file number: line 20 of the CSV is blank."""
         wizard = self._analyze(self.csv_file)

@@ -317,13 +317,14 @@ class MontanesLeadImport(models.TransientModel):
             options['separator'] = self._guess_csv_separator(text)
         try:
             _length, rows = importer._read_file(options)
-        except UserError:
-            raise
         except Exception as error:  # noqa: BLE001 base_import raises whatever its readers raise
+            # base_import reports a damaged file in untranslated English, so the user gets
+            # this message and the log keeps the reader's error.
+            _logger.info("Spreadsheet %r could not be read: %s", self.file_name, error)
             raise UserError(self.env._(
-                "The file %(file)s could not be read as a CSV or Excel spreadsheet: %(error)s. "
+                "The file %(file)s could not be read as a CSV or Excel spreadsheet. "
                 "Save it as CSV or XLSX and try again.",
-                file=self.file_name or '', error=error,
+                file=self.file_name or '',
             )) from error
         if not rows:
             raise UserError(self.env._(

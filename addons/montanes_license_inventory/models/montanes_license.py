@@ -279,9 +279,9 @@ class MontanesLicense(models.Model):
     def _montanes_send_key_email(self):
         """E-mail the customer of each order the keys of these licences not sent yet.
 
-        The e-mail goes out as a mail.mail, not as a chatter message, so that the keys never
-        show in the order's chatter, which salespeople read. Each key sent is logged as a
-        reveal through the e-mail channel.
+        The e-mail is a user notification authored by the company, so neither the order's
+        chatter nor the salesperson who confirmed the order shows the keys. Each key sent is
+        logged as a reveal through the e-mail channel.
         """
         to_send = self.filtered(lambda license_: not license_.key_sent_date)
         if not to_send:
@@ -291,7 +291,11 @@ class MontanesLicense(models.Model):
             if not order:
                 continue
             template.sudo().with_context(montanes_licenses=licenses.sudo()).send_mail(
-                order.id, email_layout_xmlid='mail.mail_notification_light')
+                order.id, email_layout_xmlid='mail.mail_notification_light',
+                email_values={
+                    'message_type': 'user_notification',
+                    'author_id': order.company_id.partner_id.id,
+                })
         now = fields.Datetime.now()
         to_send.sudo().key_sent_date = now
         self.env['montanes.license.key.reveal'].sudo().create([{

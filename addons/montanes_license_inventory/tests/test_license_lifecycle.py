@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .common import MontanesLicenseCommon
 
@@ -134,6 +134,20 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self.assertEqual(reveals.mapped('channel'), ['email'])
         self.assertTrue(order.montanes_license_ids.key_sent_date)
 
+    def test_key_email_hidden_from_salesman(self):
+        self.company.montanes_license_key_email_mode = 'confirm'
+        order = self._create_order([(self.product_office, 1, 100.0)], user=self.user_salesman)
+        order.with_user(self.user_salesman).action_confirm()
+        key = order.montanes_license_ids.sudo().key
+        self.assertIn(key, self._key_mails(order).body_html)
+        messages = self.env['mail.message'].with_user(self.user_salesman).search([
+            ('model', '=', 'sale.order'), ('res_id', '=', order.id)])
+        self.assertTrue(messages)
+        self.assertFalse([body for body in messages.mapped('body') if key in body])
+        chatter = self.env['mail.message'].with_user(self.user_salesman)._message_fetch(
+            None, thread=order.with_user(self.user_salesman))
+        self.assertFalse([body for body in chatter['messages'].mapped('body') if key in body])
+
     def test_key_email_at_payment(self):
         self.company.montanes_license_key_email_mode = 'payment'
         order = self._create_order([(self.product_office, 1, 100.0)])
@@ -209,6 +223,23 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
 
         self.assertEqual(
             second.montanes_license_ids.sudo().lot_id, order.montanes_license_ids.sudo().lot_id)
+
+    def test_cancel_wizard_by_sales_manager(self):
+        manager = new_test_user(
+            self.env, login='montanes_sale_manager', groups='sales_team.group_sale_manager',
+            company_id=self.company.id, company_ids=[Command.set(self.company.ids)])
+        order = self._create_order([(self.product_office, 1, 100.0)], user=manager)
+        order.action_confirm()
+        license_ = order.montanes_license_ids
+        delivery = order.picking_ids
+
+        self._cancel_wizard(order).with_user(manager).action_cancel_order()
+
+        self.assertEqual(order.state, 'cancel')
+        self.assertEqual(license_.state, 'revoked')
+        self.assertEqual((order.picking_ids - delivery).state, 'done')
+        credit_note = order.invoice_ids.filtered(lambda move: move.move_type == 'out_refund')
+        self.assertEqual(credit_note.state, 'posted')
 
     def test_cancel_wizard_salesman_rejected(self):
         order = self._create_order([(self.product_office, 1, 100.0)], user=self.user_salesman)

@@ -88,8 +88,10 @@ class MontanesLicenseOrderCancel(models.TransientModel):
                 "Licence revoked by the cancellation of order %(order)s: %(reason)s",
                 order=order.name, reason=self.reason,
             ))
-        returns = self._return_keys(order_sudo, licenses.lot_id)
-        credit_notes = self._reverse_invoices(order_sudo) if self.create_credit_note else None
+        wizard_sudo = self.sudo()
+        returns = wizard_sudo._return_keys(order_sudo, licenses.lot_id)
+        credit_notes = (
+            wizard_sudo._reverse_invoices(order_sudo) if self.create_credit_note else None)
 
         if order.locked:
             order_sudo.action_unlock()
