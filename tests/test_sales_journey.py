@@ -305,7 +305,7 @@ class TestSalesJourney(HttpCase):
         self.assertEqual(len(bodies), 1, "the lead receives the first e-mail once")
         body = bodies[0]
         pixel = re.search(r"/mail/track/\d+/[\w-]+/blank\.gif", body)
-        link = re.search(r"/r/[\w-]+/m/\d+", body)
+        link = re.search(r"/r/[\w-]+/m/\d+\?montanes_sig=[\w-]+", body)
         self.assertTrue(pixel, "the received e-mail carries the open pixel")
         self.assertTrue(link, "the received e-mail carries a tracked link")
 

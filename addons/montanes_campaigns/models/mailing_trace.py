@@ -17,11 +17,17 @@ class MailingTrace(models.Model):
 
     def set_opened(self, domain=None):
         traces = super().set_opened(domain=domain)
+        if self.env.context.get("montanes_unsigned_click"):
+            # Odoo opens the trace on every click, forged unsigned clicks included.
+            return traces
         traces._montanes_on_outcome("opened")
         return traces
 
     def set_clicked(self, domain=None):
         traces = super().set_clicked(domain=domain)
+        if self.env.context.get("montanes_unsigned_click"):
+            # Lead scoring's link redirect: a link without its signature can be forged.
+            return traces
         traces._montanes_on_outcome("clicked")
         return traces
 

@@ -55,9 +55,13 @@ class MontanesMassMailController(MassMailController):
         if classification == 'machine':
             return request.redirect(redirect_url, code=301, local=False)
 
+        signed = Hit._check_trace_link_signature(trace.id, post.get(LINK_SIGNATURE_PARAMETER))
+        if not signed:
+            # Anyone can build Odoo's unsigned link for any trace id. Odoo still records the
+            # click, but it scores nothing, takes no campaign branch and gets no visitor token.
+            request.update_context(montanes_unsigned_click=True)
         response = super().full_url_redirect(code, mailing_trace_id, **post)
-        if not Hit._check_trace_link_signature(trace.id, post.get(LINK_SIGNATURE_PARAMETER)):
-            # Odoo's unsigned link: anyone can build it for any trace, so it gets no visitor token.
+        if not signed:
             return response
         tokenized_url = Hit._add_visitor_token_to_url(redirect_url, trace)
         if tokenized_url != redirect_url:

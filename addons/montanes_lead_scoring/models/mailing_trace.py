@@ -6,11 +6,17 @@ class MailingTrace(models.Model):
 
     def set_opened(self, domain=None):
         traces = super().set_opened(domain=domain)
+        if self.env.context.get('montanes_unsigned_click'):
+            # Odoo opens the trace on every click, forged unsigned clicks included.
+            return traces
         traces._montanes_register_lead_event('email_open', 'open')
         return traces
 
     def set_clicked(self, domain=None):
         traces = super().set_clicked(domain=domain)
+        if self.env.context.get('montanes_unsigned_click'):
+            # Set by the link redirect for a link without our signature, which anyone can forge.
+            return traces
         traces._montanes_register_lead_event('email_click', 'click')
         for trace in traces.sudo().filtered(lambda trace: trace.model == 'crm.lead' and trace.res_id):
             lead = self.env['crm.lead'].sudo().browse(trace.res_id).exists()

@@ -219,8 +219,8 @@ class TestMachineHits(MontanesScoringCommon, MassMailCase, HttpCase):
         self.assertEqual(self.lead_pilar.montanes_score, 15, 'a human click scores the open and the click')
 
     @mute_logger('odoo.addons.mail.models.mail_mail')
-    def test_unsigned_click_has_no_token(self):
-        """Anyone can call Odoo's redirect with any trace id, so only signed links get a token."""
+    def test_unsigned_click_scores_nothing(self):
+        """Anyone can call Odoo's redirect with any trace id, so only signed links score and get a token."""
         self.env['ir.config_parameter'].set_param('montanes_lead_scoring.website_origins', WEBSITE_ORIGIN)
         trace = self._send_mailing(seconds_ago=3600)
         for signature in ('', '0' * 64, self.env['montanes.tracking.hit']._sign_trace_link(trace.id + 1)):
@@ -229,6 +229,8 @@ class TestMachineHits(MontanesScoringCommon, MassMailCase, HttpCase):
                 self.assertEqual(response.status_code, 301)
                 self.assertNotIn('montanes_token', response.headers['Location'])
         self.assertTrue(trace.links_click_datetime, 'the click itself still counts, as in Odoo')
+        self.assertEqual(self.lead_pilar.montanes_score, 0, 'a forged click raises no score')
+        self.assertFalse(self.lead_pilar.montanes_score_line_ids)
 
     @mute_logger('odoo.addons.mail.models.mail_mail')
     def test_sent_links_are_signed(self):

@@ -79,7 +79,8 @@ class TestMailingEvents(MontanesScoringCommon, MassMailCase, HttpCase):
         mail = self.env['mail.mail'].sudo().browse(trace.mail_mail_id_int)
         codes = re.findall(r'/r/([\w-]+)', mail.body_html)
         self.assertEqual(len(set(codes)), 1, 'the mailing has one shortened link')
-        return f'/r/{codes[0]}/m/{trace.id}'
+        signature = self.env['montanes.tracking.hit']._sign_trace_link(trace.id)
+        return f'/r/{codes[0]}/m/{trace.id}?montanes_sig={signature}'
 
     def test_trace_model_and_baseline(self):
         traces_by_lead = self._send_mailing()
