@@ -112,6 +112,10 @@ class MontanesWebsiteTracking(http.Controller):
         # are dropped because forms often put personal data there.
         if not isinstance(url, str) or Hit._get_url_origin(url) != origin:
             return 400
+        # Control characters (NUL among them) and lone surrogates cannot be stored in
+        # PostgreSQL text, and a browser sends them percent-encoded anyway.
+        if not url.isprintable():
+            return 400
         page_url = url.split('#', 1)[0].split('?', 1)[0]
 
         token_values = Hit._verify_visitor_token(values.get('token'))

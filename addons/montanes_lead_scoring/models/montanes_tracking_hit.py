@@ -57,6 +57,9 @@ MAX_URL_LENGTH = 500
 # Maximum length of a visitor token. Real tokens are about 100 characters.
 MAX_TOKEN_LENGTH = 300
 
+# Largest id an Odoo record can have: ids are PostgreSQL "integer" columns.
+MAX_RECORD_ID = 2**31 - 1
+
 # Hits older than this many days are deleted by the daily clean-up.
 DEFAULT_RETENTION_DAYS = 400
 RETENTION_PARAM = 'montanes_lead_scoring.tracking_hit_retention_days'
@@ -300,7 +303,8 @@ class MontanesTrackingHit(models.Model):
     @api.model
     def _verify_visitor_token(self, token):
         """Return the ``{'lead': id, 'trace': id}`` values of ``token``, or None when the
-        token is malformed, forged or expired."""
+        token is malformed, forged or expired, or when its signed values are not exactly a
+        lead id and a trace id (0 for none) within the range of database ids."""
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         try:
@@ -308,9 +312,18 @@ class MontanesTrackingHit(models.Model):
         except (ValueError, TypeError):
             # Bad base64, unknown version or text that is not UTF-8 / JSON.
             return None
-        if not isinstance(values, dict) or not isinstance(values.get('lead'), int):
+        if not isinstance(values, dict) or set(values) != {'lead', 'trace'}:
+            return None
+        if not self._is_record_id(values['lead']) or not (
+                values['trace'] == 0 or self._is_record_id(values['trace'])):
             return None
         return values
+
+    @api.model
+    def _is_record_id(self, value):
+        """Return whether ``value`` can be a database id: a positive int that fits PostgreSQL's
+        integer column. ``True`` is an int in Python, so booleans are rejected explicitly."""
+        return type(value) is int and 0 < value <= MAX_RECORD_ID
 
     @api.model
     def _sign_trace_link(self, trace_id):
@@ -364,7 +377,8 @@ class MontanesTrackingHit(models.Model):
             vals['hit_type'], vals['classification'], vals.get('machine_reason') or None,
             vals.get('trace_id') or None, vals.get('mailing_id') or None, vals.get('lead_id') or None,
             (vals.get('url') or '')[:MAX_URL_LENGTH] or None,
-            (vals.get('user_agent') or '')[:MAX_USER_AGENT_LENGTH] or None,
+            # PostgreSQL text cannot hold NUL characters.
+            (vals.get('user_agent') or '').replace('\x00', '')[:MAX_USER_AGENT_LENGTH] or None,
             (vals.get('ip_address') or '')[:45] or None,
             vals.get('delay_seconds'), vals.get('nonce') or None,
             uid, now, uid, now,

@@ -200,6 +200,53 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         written = self._written_counts()
         self.assertRejected(self._post(self._hit(token=token)), 403, written)
 
+    def test_signed_token_with_invalid_values(self):
+        """A correctly signed token whose values are not a lead id and a trace id gets a 403."""
+        lead_id = self.lead_pilar.id
+        payloads = [
+            {'lead': str(lead_id), 'trace': 0},
+            {'lead': float(lead_id), 'trace': 0},
+            {'lead': True, 'trace': 0},
+            {'lead': None, 'trace': 0},
+            {'lead': [lead_id], 'trace': 0},
+            {'lead': {'id': lead_id}, 'trace': 0},
+            {'lead': 0, 'trace': 0},
+            {'lead': -lead_id, 'trace': 0},
+            {'lead': 2**31, 'trace': 0},
+            {'lead': 10**30, 'trace': 0},
+            {'lead': lead_id, 'trace': None},
+            {'lead': lead_id, 'trace': 'x'},
+            {'lead': lead_id, 'trace': [1]},
+            {'lead': lead_id, 'trace': -3},
+            {'lead': lead_id, 'trace': 2**40},
+            {'lead': lead_id},
+            {'lead': lead_id, 'trace': 0, 'extra': 1},
+            [lead_id, 0],
+            str(lead_id),
+            lead_id,
+        ]
+        written = self._written_counts()
+        for payload in payloads:
+            token = hash_sign(self.env, TOKEN_SCOPE, payload, expiration=timedelta(days=1))
+            with self.subTest(payload=payload):
+                self.assertRejected(self._post(self._hit(token=token)), 403, written)
+
+        token = hash_sign(self.env, TOKEN_SCOPE, {'lead': 10**30, 'trace': 0}, expiration=timedelta(days=1))
+        hit = self._hit(token=token)
+        response = self.url_open(
+            '/montanes/track/pixel.gif?' + '&'.join(f'{key}={value}' for key, value in hit.items()),
+            headers={'Referer': f'{WEBSITE_ORIGIN}/licencias/antivirus', 'User-Agent': FIREFOX},
+        )
+        self.assertRejected(response, 403, written)
+
+    def test_largest_lead_id_accepted(self):
+        """The largest database id is a valid token value: it answers as an unknown lead."""
+        token = hash_sign(self.env, TOKEN_SCOPE, {'lead': 2**31 - 1, 'trace': 2**31 - 1},
+                          expiration=timedelta(days=1))
+        response = self._post(self._hit(token=token))
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(self.env['montanes.lead.score.line'].search_count([]), 0)
+
     def test_replayed_hit(self):
         hit = self._hit()
         self.assertEqual(self._post(hit).status_code, 204)
@@ -256,6 +303,11 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
             self._hit(url=None),
             self._hit(url=12),
             self._hit(token=None),
+            self._hit(token=[self.token_pilar]),
+            self._hit(token=12),
+            self._hit(url=f'{WEBSITE_ORIGIN}/licencias\u0000antivirus'),
+            self._hit(url=f'{WEBSITE_ORIGIN}/licencias\ud800'),
+            self._hit(url=f'{WEBSITE_ORIGIN}/licencias\nantivirus'),
         ]
         for body in bodies:
             with self.subTest(body=str(body)[:80]):
