@@ -6,6 +6,7 @@ from . import montanes_followup_rule
 from . import montanes_lead_band_crossing
 from . import montanes_lead_score_line
 from . import crm_lead
+from . import crm_lead_condition
 from . import mailing_trace
 from . import crm_lead_import
 from . import montanes_tracking_rate

@@ -622,12 +622,13 @@ class CrmLead(models.Model):
 
     @api.model
     def _montanes_find_unsearchable_condition(self, domain_text):
-        """Return ``(field_path, error_text)`` of the first condition of ``domain_text`` that the
+        """Return ``(field_path, reason)`` of the first condition of ``domain_text`` that the
         current user cannot search leads with, or None when every condition runs.
 
         Scoring and campaign enrolment evaluate conditions as superuser, so their authors'
-        conditions are run here as the authors first. Text that does not parse returns None:
-        the callers' own constraints report it.
+        conditions are run here as the authors first. The reason is a translated sentence,
+        not the error's own English text. Text that does not parse returns None: the callers'
+        own constraints report it.
         """
         try:
             domain = Domain(ast.literal_eval(domain_text or '[]'))
@@ -639,7 +640,7 @@ class CrmLead(models.Model):
                 with self.env.cr.savepoint():
                     self.search_count(condition, limit=1)
             except (AccessError, ValueError, TypeError, psycopg2.DataError) as error:
-                return condition.field_expr, str(error).split('\n', 1)[0]
+                return condition.field_expr, self._montanes_describe_search_failure(condition, error)
         return None
 
     @api.model

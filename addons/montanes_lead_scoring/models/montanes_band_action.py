@@ -1,4 +1,3 @@
-import ast
 import logging
 from datetime import timedelta
 
@@ -6,7 +5,6 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.fields import Domain
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -107,16 +105,8 @@ class MontanesBandAction(models.Model):
 
     def _get_lead_domain(self):
         self.ensure_one()
-        try:
-            domain = Domain(ast.literal_eval(self.domain or '[]'))
-            domain.validate(self.env['crm.lead'].sudo())
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as error:
-            raise ValidationError(self.env._(
-                "The condition of the band action \"%(action)s\" is invalid: %(error)s. "
-                "Edit it with the condition editor and use only fixed values.",
-                action=self.name, error=error,
-            )) from None
-        return domain
+        return self.env['crm.lead']._montanes_parse_condition(
+            self.domain, self.env._("the band action \"%(action)s\"", action=self.name))
 
     @api.model
     def _run_on_crossings(self, crossings):

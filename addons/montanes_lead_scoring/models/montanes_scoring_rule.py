@@ -278,10 +278,12 @@ class MontanesScoringRule(models.Model):
         Scoring evaluates the condition as superuser, so only a condition its
         author can evaluate is saved. Otherwise the scored leads would reveal
         values of records the author cannot read. Constraints run as superuser,
-        so create() and write() call this check before saving. A condition that
-        does not parse is left to _check_domain.
+        so create() and write() call this check before saving, after checking
+        that the condition parses.
         """
-        unsearchable = self.env['crm.lead']._montanes_find_unsearchable_condition(domain_text)
+        Lead = self.env['crm.lead']
+        Lead._montanes_parse_condition(domain_text, self._get_condition_owner(rule_name))
+        unsearchable = Lead._montanes_find_unsearchable_condition(domain_text)
         if unsearchable:
             field_path, error_text = unsearchable
             raise ValidationError(self.env._(
@@ -391,21 +393,16 @@ class MontanesScoringRule(models.Model):
     def _get_lead_domain(self):
         """Return the condition of this rule as a Domain on crm.lead.
 
-        Raises ValidationError naming the rule when the text is not a literal
-        domain list or names fields that crm.lead does not have.
+        Raises ValidationError naming the rule and the wrong part when the text
+        is not a literal domain list or uses an unknown field or operator.
         """
         self.ensure_one()
-        try:
-            domain = Domain(ast.literal_eval(self.domain or '[]'))
-            domain.validate(self.env['crm.lead'].sudo())
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as error:
-            raise ValidationError(self.env._(
-                "The condition of the scoring rule \"%(rule)s\" is invalid: %(error)s. "
-                "Edit it with the condition editor and use only fixed values.",
-                rule=self.name,
-                error=error,
-            )) from None
-        return domain
+        return self.env['crm.lead']._montanes_parse_condition(self.domain, self._get_condition_owner(self.name))
+
+    @api.model
+    def _get_condition_owner(self, rule_name):
+        """Return the translated words that name a rule in condition errors."""
+        return self.env._("the scoring rule \"%(rule)s\"", rule=rule_name)
 
     def _montanes_matches_event(self, source_ref):
         """Tell whether an event from ``source_ref`` is one this rule scores.

@@ -259,7 +259,7 @@ class TestScoringInSpanish(MontanesScoringCommon):
         band = self.env.ref('montanes_lead_scoring.score_band_warm').with_context(lang='es_ES')
         with self.assertRaisesRegex(ValidationError, 'se solapan'):
             band.min_score = self.env.ref('montanes_lead_scoring.score_band_hot').min_score
-        with self.assertRaisesRegex(ValidationError, 'no es válida'):
+        with self.assertRaisesRegex(ValidationError, 'no_such_field, que no existe'):
             self.env['montanes.band.action'].with_context(lang='es_ES').create({
                 'name': 'Mala', 'band_id': band.id, 'action_type': 'convert', 'domain': "[('no_such_field', '=', 1)]",
             })
