@@ -143,7 +143,7 @@ class TestOdooEvents(MontanesScoringCommon):
         self.env['mail.blacklist']._add('lucia.prieto@aceitesprieto.example')
         self.assertEqual(lead.montanes_score_engagement, -30)
 
-    def test_meeting(self):
+    def test_meeting_recorded_after_it_ended(self):
         lead = self._create_lead(type='opportunity')
         start = datetime.now().replace(microsecond=0) - timedelta(days=1)
         self.env['calendar.event'].create({
@@ -156,7 +156,7 @@ class TestOdooEvents(MontanesScoringCommon):
         })
         self.assertEqual(lead.montanes_score_engagement, 25)
         self.assertEqual(lead.montanes_last_contact_type, 'meeting')
-        self.assertEqual(lead.montanes_last_contact_date, start)
+        self.assertEqual(lead.montanes_last_contact_date, start + timedelta(hours=1), 'dated at its end')
 
     def test_call_logged(self):
         lead = self._create_lead()
