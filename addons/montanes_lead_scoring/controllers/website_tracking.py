@@ -137,6 +137,7 @@ class MontanesWebsiteTracking(http.Controller):
             'hit_type': hit_type,
             'classification': 'human',
             'lead_id': lead.id,
+            'company_id': lead.company_id.id,
             'url': page_url,
             'user_agent': request.httprequest.headers.get('User-Agent', ''),
             'ip_address': ip_address,

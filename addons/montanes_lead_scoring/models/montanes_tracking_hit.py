@@ -130,6 +130,14 @@ class MontanesTrackingHit(models.Model):
         index='btree_not_null',
         ondelete='cascade',
     )
+    company_id = fields.Many2one(
+        comodel_name='res.company',
+        string='Company',
+        readonly=True,
+        index='btree_not_null',
+        help="Company of the hit's lead. Without a lead, the company of the mailing's recipient "
+        "record, or else of the mailing's responsible user. Only users of that company read the hit.",
+    )
     url = fields.Char(string='URL', readonly=True)
     user_agent = fields.Char(string='User Agent', readonly=True)
     ip_address = fields.Char(string='IP Address', readonly=True)
@@ -367,15 +375,16 @@ class MontanesTrackingHit(models.Model):
         rows = self.env.execute_query(SQL(
             """
             INSERT INTO montanes_tracking_hit
-                (hit_type, classification, machine_reason, trace_id, mailing_id, lead_id, url,
-                 user_agent, ip_address, delay_seconds, nonce,
+                (hit_type, classification, machine_reason, trace_id, mailing_id, lead_id, company_id,
+                 url, user_agent, ip_address, delay_seconds, nonce,
                  create_uid, create_date, write_uid, write_date)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (nonce) WHERE nonce IS NOT NULL DO NOTHING
             RETURNING id
             """,
             vals['hit_type'], vals['classification'], vals.get('machine_reason') or None,
             vals.get('trace_id') or None, vals.get('mailing_id') or None, vals.get('lead_id') or None,
+            vals.get('company_id') or None,
             (vals.get('url') or '')[:MAX_URL_LENGTH] or None,
             # PostgreSQL text cannot hold NUL characters.
             (vals.get('user_agent') or '').replace('\x00', '')[:MAX_USER_AGENT_LENGTH] or None,
@@ -392,16 +401,17 @@ class MontanesTrackingHit(models.Model):
         :return: the classification, 'human' or 'machine'
         """
         classification, reason, delay = self._classify_email_hit(trace, hit_type, user_agent, ip_address, url=url)
-        lead_id = trace.res_id if trace.model == 'crm.lead' else None
-        if lead_id and not self.env['crm.lead'].sudo().browse(lead_id).exists():
-            lead_id = None
+        lead = self.env['crm.lead']
+        if trace.model == 'crm.lead' and trace.res_id:
+            lead = lead.sudo().browse(trace.res_id).exists()
         self._insert_hit({
             'hit_type': hit_type,
             'classification': classification,
             'machine_reason': reason,
             'trace_id': trace.id,
             'mailing_id': trace.mass_mailing_id.id,
-            'lead_id': lead_id,
+            'lead_id': lead.id,
+            'company_id': lead.company_id.id if lead else self._get_trace_company(trace).id,
             'url': url,
             'user_agent': user_agent,
             'ip_address': ip_address,
@@ -410,6 +420,16 @@ class MontanesTrackingHit(models.Model):
         if classification == 'machine':
             trace._montanes_count_machine_hit(hit_type)
         return classification
+
+    @api.model
+    def _get_trace_company(self, trace):
+        """Return the company of the record ``trace`` was sent to when that model has one,
+        else the company of the mailing's responsible user (possibly empty)."""
+        if trace.model in self.env and trace.res_id and 'company_id' in self.env[trace.model]._fields:
+            record = self.env[trace.model].sudo().browse(trace.res_id).exists()
+            if record.company_id:
+                return record.company_id
+        return trace.sudo().mass_mailing_id.user_id.company_id
 
     def _register_lead_event(self, lead, event_type):
         """Score this website hit on ``lead`` as a ledger event of ``event_type``.

@@ -97,6 +97,7 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         hit = self.env['montanes.tracking.hit'].search([('lead_id', '=', self.lead_pilar.id)])
         self.assertEqual(len(hit), 1)
         self.assertEqual((hit.hit_type, hit.classification), ('page_view', 'human'))
+        self.assertEqual(hit.company_id, self.lead_pilar.company_id)
         self.assertEqual(hit.url, f'{WEBSITE_ORIGIN}/licencias/antivirus', 'query and fragment are dropped')
         self.assertEqual(self.lead_pilar.montanes_score_engagement, 2)
         line = self.lead_pilar.montanes_score_line_ids
