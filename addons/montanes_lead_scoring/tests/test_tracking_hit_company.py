@@ -63,7 +63,7 @@ class TestTrackingHitCompany(MontanesScoringCommon):
     def test_hit_without_lead_takes_recipient_company(self):
         self.assertEqual(self._record_open(self.partner_north).company_id, self.company_north)
 
-    def test_hit_of_recipient_without_company_takes_mailing_owner_company(self):
+    def test_contact_hit_takes_mailing_owner_company(self):
         contact = self.env['mailing.contact'].create({'name': 'Ana Ruiz', 'email': 'ana.ruiz@example.com'})
         self.assertEqual(self._record_open(contact).company_id, self.company_north)
 
