@@ -141,6 +141,9 @@ class CrmLead(models.Model):
                     field=field_path,
                     label=field._description_string(self.env),
                 ))
+            if field.type == 'properties':
+                # The rest of the path names a property, which Odoo's domain checks validate.
+                return
             if position < len(names) - 1:
                 if not field.relational:
                     raise ValidationError(self.env._(

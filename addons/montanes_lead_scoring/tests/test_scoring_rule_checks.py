@@ -71,6 +71,10 @@ class TestScoringRuleChecks(MontanesScoringCommon):
         # The failed query did not abort the transaction.
         self.assertTrue(self.rule_director.exists())
 
+    def test_property_condition_accepted(self):
+        rule = self._create_rule(self.user_marketing, domain="[('lead_properties.sector', '=', 'tic')]")
+        self.assertEqual(rule.domain, "[('lead_properties.sector', '=', 'tic')]")
+
     def test_points_limits_accepted(self):
         for points in (100000, -100000):
             rule = self._create_rule(points=points)
