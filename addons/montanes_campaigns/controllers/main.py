@@ -4,6 +4,13 @@ from odoo.tools import consteq
 
 
 class MontanesCampaignUnsubscribe(http.Controller):
+    """Campaign unsubscribe page.
+
+    The routes are website routes, as mass_mailing's own unsubscribe pages are:
+    when Odoo's website module is installed, web.frontend_layout needs the
+    website that such routes put in the rendering values. Without the website
+    module the flag changes nothing.
+    """
 
     def _get_participant(self, participant_id, token):
         """Return the participant the link was sent to, or None when the
@@ -15,7 +22,7 @@ class MontanesCampaignUnsubscribe(http.Controller):
 
     @http.route(
         "/montanes_campaigns/unsubscribe/<int:participant_id>/<string:token>",
-        type="http", auth="public", methods=["GET"], website=False, sitemap=False,
+        type="http", auth="public", methods=["GET"], website=True, sitemap=False,
     )
     def unsubscribe_form(self, participant_id, token, **kwargs):
         participant = self._get_participant(participant_id, token)
@@ -29,7 +36,7 @@ class MontanesCampaignUnsubscribe(http.Controller):
 
     @http.route(
         "/montanes_campaigns/unsubscribe/<int:participant_id>/<string:token>",
-        type="http", auth="public", methods=["POST"], website=False, sitemap=False,
+        type="http", auth="public", methods=["POST"], website=True, sitemap=False,
     )
     def unsubscribe_submit(self, participant_id, token, scope="campaign", reason="", **kwargs):
         participant = self._get_participant(participant_id, token)
