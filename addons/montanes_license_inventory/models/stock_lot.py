@@ -1,4 +1,6 @@
 from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import AccessError
+from odoo.fields import Domain
 
 from .montanes_license import KEY_GROUPS
 
@@ -6,6 +8,17 @@ from .montanes_license import KEY_GROUPS
 # users are not among them: the confirmation picks the keys, so nobody in the warehouse needs
 # to read them.
 KEY_DISPLAY_GROUPS = KEY_GROUPS
+# Search operators that compare a whole serial number. A match with them proves that the user
+# already knew the key, so they stay allowed on licence keys for every user.
+EXACT_KEY_OPERATORS = frozenset(('=', '!=', 'in', 'not in'))
+# Pattern operators, with the exact operator that replaces them on licence keys. The
+# case-insensitive ones keep matching a key typed in another letter case.
+PATTERN_KEY_OPERATORS = {
+    'like': '=', 'not like': '!=', '=like': '=', 'not =like': '!=',
+    'ilike': '=ilike', 'not ilike': 'not =ilike', '=ilike': '=ilike', 'not =ilike': 'not =ilike',
+}
+# Aggregates that return counts only, never a serial number itself.
+COUNT_AGGREGATES = frozenset(('count', 'count_distinct'))
 
 
 class StockLot(models.Model):
@@ -78,6 +91,173 @@ class StockLot(models.Model):
         if self.env.su or self.env.uid == SUPERUSER_ID:
             return False
         return not self.env.user.has_groups(KEY_DISPLAY_GROUPS)
+
+    # ------------------------------------------------------------
+    # Searching and grouping without revealing keys
+    # ------------------------------------------------------------
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None, *, active_test=True,
+                bypass_access=False):
+        """Match licence keys by their whole value only for users outside `KEY_GROUPS`.
+
+        A prefix or pattern search (``name ilike 'MSERP-7%'``) on licence keys would let the
+        user guess a key character by character with `search_count`. Ordinary serial numbers
+        keep every operator. Searches on quants and move lines by ``lot_id.name`` or by the
+        lot's display name reach this method as a subquery, so they are covered too.
+        """
+        if self._montanes_must_guard_key_search():
+            # Optimizing first turns display_name and other searchable fields into
+            # conditions on the stored name.
+            domain = Domain(domain).optimize_full(self).map_conditions(
+                self._montanes_guard_key_condition)
+        return super()._search(
+            domain, offset=offset, limit=limit, order=order, active_test=active_test,
+            bypass_access=bypass_access,
+        )
+
+    @api.model
+    def _montanes_must_guard_key_search(self):
+        """Return whether the current user is limited to searching licence keys by their whole
+        value."""
+        if self.env.su or self.env.uid == SUPERUSER_ID:
+            return False
+        return not self.env.user.has_groups(KEY_GROUPS)
+
+    @api.model
+    def _montanes_guard_key_condition(self, condition):
+        """Return `condition` rewritten so that it matches a licence key only by its whole
+        value, or unchanged when it does not compare the serial number by pattern or range."""
+        if condition.field_expr != 'name' or condition.operator in EXACT_KEY_OPERATORS:
+            return condition
+        plain_lots = Domain('montanes_is_license_key', '!=', True) & condition
+        exact_operator = PATTERN_KEY_OPERATORS.get(condition.operator)
+        if not exact_operator or not isinstance(condition.value, str):
+            # Range comparisons (<, >) would reveal a key by bisection: no licence key matches.
+            return plain_lots
+        value = condition.value
+        if exact_operator.endswith('ilike'):
+            # Escaped so that the value is compared literally, wildcards included.
+            value = value.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
+        license_keys = (
+            Domain('montanes_is_license_key', '=', True)
+            & Domain('name', exact_operator, value)
+        )
+        return plain_lots | license_keys
+
+    @api.model
+    def _montanes_check_key_aggregates(self, aggregates, key_fields):
+        """Reject aggregates other than counts of the fields in `key_fields`, such as
+        ``name:array_agg``, for users who read licence keys masked."""
+        if not self._montanes_must_mask_keys():
+            return
+        for spec in aggregates:
+            field_name, _sep, function = spec.partition(':')
+            field_name = field_name.split('.')[0]
+            if '(' in function:
+                # The read_group form 'alias:function(field)'.
+                function, _sep, field_name = function.rstrip(')').partition('(')
+            if field_name in key_fields and function and function not in COUNT_AGGREGATES:
+                raise AccessError(self.env._(
+                    "The aggregate “%(aggregate)s” would show serial numbers that are licence "
+                    "keys, which your access rights keep masked. Only counts are allowed.",
+                    aggregate=spec,
+                ))
+
+    @api.model
+    def _montanes_wrap_key_group_formatter(self, model, field_name, formatter, values):
+        """Return a group formatter of `model` that masks the values of `field_name` that are
+        licence keys.
+
+        The domain of such a group lists the ids of its records instead of the key itself, so
+        that opening the group does not send the key to the browser either.
+        """
+        keys = {value for value in values if isinstance(value, str) and value}
+        if not keys or not self._montanes_must_mask_keys():
+            return formatter
+        ids_by_key = self._montanes_get_ids_by_key(model, field_name, keys)
+        if not ids_by_key:
+            return formatter
+        mask_key = self.env['montanes.license'].montanes_mask_key
+
+        def formatter_mask_key(value):
+            if value not in ids_by_key:
+                return formatter(value)
+            return mask_key(value), [('id', 'in', ids_by_key[value])]
+
+        return formatter_mask_key
+
+    @api.model
+    def _montanes_mask_read_group_rows(self, model, field_name, rows):
+        """Mask the licence keys among the group values of `field_name` in rows returned by
+        `read_group` on `model`, and replace the key in each such group's domain by ids."""
+        keys = {row[field_name] for row in rows if isinstance(row.get(field_name), str)}
+        if not keys or not self._montanes_must_mask_keys():
+            return rows
+        ids_by_key = self._montanes_get_ids_by_key(model, field_name, keys)
+        mask_key = self.env['montanes.license'].montanes_mask_key
+
+        def replace_key_condition(condition, key):
+            if condition.field_expr == field_name and condition.value == key:
+                return Domain('id', 'in', ids_by_key[key])
+            return condition
+
+        for row in rows:
+            key = row.get(field_name)
+            if key not in ids_by_key:
+                continue
+            row[field_name] = mask_key(key)
+            row['__domain'] = list(Domain(row['__domain']).map_conditions(
+                lambda condition, key=key: replace_key_condition(condition, key)))
+        return rows
+
+    @api.model
+    def _montanes_get_ids_by_key(self, model, field_name, values):
+        """Return a dict mapping each value of `values` that is a licence key to the ids of
+        the records of `model` whose `field_name` is that value."""
+        license_keys = self.sudo().with_context(active_test=False).search([
+            ('name', 'in', list(values)),
+            ('montanes_is_license_key', '=', True),
+        ]).mapped('name')
+        if not license_keys:
+            return {}
+        groups = model.sudo().with_context(active_test=False)._read_group(
+            [(field_name, 'in', license_keys)], [field_name], ['id:array_agg'])
+        return dict(groups)
+
+    def _web_read_group_groupby_formatter(self, groupby_spec, values):
+        # Odoo follows grouping paths such as lot_id.name through this method of the
+        # comodel, so quants and move lines grouped by the lot's name are masked here too.
+        formatter = super()._web_read_group_groupby_formatter(groupby_spec, values)
+        if groupby_spec.split(':')[0] != 'name':
+            return formatter
+        return self._montanes_wrap_key_group_formatter(self, 'name', formatter, values)
+
+    @api.model
+    @api.readonly
+    def formatted_read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0,
+                             limit=None, order=None):
+        self._montanes_check_key_aggregates(aggregates, {'name'})
+        return super().formatted_read_group(
+            domain, groupby=groupby, aggregates=aggregates, having=having, offset=offset,
+            limit=limit, order=order,
+        )
+
+    @api.model
+    @api.readonly
+    def formatted_read_grouping_sets(self, domain, grouping_sets, aggregates=(), *, order=None):
+        self._montanes_check_key_aggregates(aggregates, {'name'})
+        return super().formatted_read_grouping_sets(
+            domain, grouping_sets, aggregates=aggregates, order=order)
+
+    @api.model
+    @api.readonly
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False,
+                   lazy=True):
+        self._montanes_check_key_aggregates(fields, {'name'})
+        rows = super().read_group(
+            domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
+        return self._montanes_mask_read_group_rows(self, 'name', rows)
 
     @api.model_create_multi
     def create(self, vals_list):

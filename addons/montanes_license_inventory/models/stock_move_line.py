@@ -1,0 +1,62 @@
+from odoo import api, models
+
+# Field of the move line that contains a serial number typed on a receipt, before the lot
+# exists. It is a licence key when a licence key lot has that name.
+LOT_NAME_FIELD = 'lot_name'
+
+
+class StockMoveLine(models.Model):
+    _inherit = 'stock.move.line'
+
+    def _read_format(self, fnames, load='_classic_read'):
+        """Mask the typed serial numbers that are licence keys, as the lot names are."""
+        result = super()._read_format(fnames, load=load)
+        Lot = self.env['stock.lot']
+        if LOT_NAME_FIELD not in fnames or not Lot._montanes_must_mask_keys():
+            return result
+        names = {values[LOT_NAME_FIELD] for values in result if values.get(LOT_NAME_FIELD)}
+        if not names:
+            return result
+        license_keys = set(Lot.sudo().with_context(active_test=False).search([
+            ('name', 'in', list(names)),
+            ('montanes_is_license_key', '=', True),
+        ]).mapped('name'))
+        mask_key = self.env['montanes.license'].montanes_mask_key
+        for values in result:
+            if values.get(LOT_NAME_FIELD) in license_keys:
+                values[LOT_NAME_FIELD] = mask_key(values[LOT_NAME_FIELD])
+        return result
+
+    def _web_read_group_groupby_formatter(self, groupby_spec, values):
+        formatter = super()._web_read_group_groupby_formatter(groupby_spec, values)
+        if groupby_spec.split(':')[0] != LOT_NAME_FIELD:
+            return formatter
+        return self.env['stock.lot']._montanes_wrap_key_group_formatter(
+            self, LOT_NAME_FIELD, formatter, values)
+
+    @api.model
+    @api.readonly
+    def formatted_read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0,
+                             limit=None, order=None):
+        self.env['stock.lot']._montanes_check_key_aggregates(aggregates, {LOT_NAME_FIELD})
+        return super().formatted_read_group(
+            domain, groupby=groupby, aggregates=aggregates, having=having, offset=offset,
+            limit=limit, order=order,
+        )
+
+    @api.model
+    @api.readonly
+    def formatted_read_grouping_sets(self, domain, grouping_sets, aggregates=(), *, order=None):
+        self.env['stock.lot']._montanes_check_key_aggregates(aggregates, {LOT_NAME_FIELD})
+        return super().formatted_read_grouping_sets(
+            domain, grouping_sets, aggregates=aggregates, order=order)
+
+    @api.model
+    @api.readonly
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False,
+                   lazy=True):
+        Lot = self.env['stock.lot']
+        Lot._montanes_check_key_aggregates(fields, {LOT_NAME_FIELD})
+        rows = super().read_group(
+            domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
+        return Lot._montanes_mask_read_group_rows(self, LOT_NAME_FIELD, rows)
