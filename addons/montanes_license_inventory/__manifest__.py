@@ -27,6 +27,7 @@
         "views/res_config_settings_views.xml",
         "views/montanes_license_portal_templates.xml",
         "views/montanes_license_report_views.xml",
+        "report/stock_report_templates.xml",
         "views/montanes_license_inventory_menus.xml",
     ],
     "demo": [

@@ -259,6 +259,32 @@ class StockLot(models.Model):
             domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
         return self._montanes_mask_read_group_rows(self, 'name', rows)
 
+    # ------------------------------------------------------------
+    # Printing
+    # ------------------------------------------------------------
+
+    def _montanes_prints_key_masked(self):
+        """Return whether this serial number is a licence key that the current user prints
+        masked.
+
+        Reports are often rendered with sudo(), so the check reads the groups of the user and
+        ignores the superuser mode.
+        """
+        self.ensure_one()
+        return (
+            self.sudo().montanes_is_license_key
+            and not self.env.user.has_groups(KEY_DISPLAY_GROUPS)
+        )
+
+    def montanes_get_printed_name(self):
+        """Return the serial number as the current user prints it: masked when it is a
+        licence key that the user may not reveal."""
+        self.ensure_one()
+        name = self.sudo().name
+        if self._montanes_prints_key_masked():
+            return self.env['montanes.license'].montanes_mask_key(name)
+        return name
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:

@@ -60,3 +60,31 @@ class StockMoveLine(models.Model):
         rows = super().read_group(
             domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
         return Lot._montanes_mask_read_group_rows(self, LOT_NAME_FIELD, rows)
+
+    def _montanes_get_typed_key_lot(self):
+        """Return the licence key lot named like the typed serial number of this move line, or
+        an empty recordset."""
+        self.ensure_one()
+        if self.lot_id or not self.lot_name:
+            return self.env['stock.lot']
+        return self.env['stock.lot'].sudo().with_context(active_test=False).search([
+            ('name', '=', self.lot_name),
+            ('montanes_is_license_key', '=', True),
+        ], limit=1)
+
+    def _montanes_prints_key_masked(self):
+        """Return whether the serial number of this move line is a licence key that the current
+        user prints masked."""
+        self.ensure_one()
+        lot = self.lot_id or self._montanes_get_typed_key_lot()
+        return bool(lot) and lot._montanes_prints_key_masked()
+
+    def _montanes_get_printed_lot_name(self):
+        """Return the serial number of this move line as the current user prints it."""
+        self.ensure_one()
+        if self.lot_id:
+            return self.lot_id.montanes_get_printed_name()
+        typed_key_lot = self._montanes_get_typed_key_lot()
+        if typed_key_lot:
+            return typed_key_lot.montanes_get_printed_name()
+        return self.lot_name or ''
