@@ -12,3 +12,4 @@ from . import sale_order_line
 from . import account_move
 from . import stock_move
 from . import stock_move_line
+from . import ir_actions_report

@@ -1,13 +1,12 @@
 from odoo import SUPERUSER_ID, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 
 from .montanes_license import KEY_GROUPS
 
-# Groups whose users see licence keys in full wherever a serial number is displayed. Inventory
-# users are not among them: the confirmation picks the keys, so nobody in the warehouse needs
-# to read them.
-KEY_DISPLAY_GROUPS = KEY_GROUPS
+# Context key of a report being rendered: the set of licence key lots printed in full, which
+# the report logs as reveals once rendered.
+PRINTED_KEY_LOTS_CONTEXT_KEY = 'montanes_printed_key_lot_ids'
 # Search operators that compare a whole serial number. A match with them proves that the user
 # already knew the key, so they stay allowed on licence keys for every user.
 EXACT_KEY_OPERATORS = frozenset(('=', '!=', 'in', 'not in'))
@@ -57,23 +56,26 @@ class StockLot(models.Model):
     @api.depends('montanes_is_license_key')
     @api.depends_context('uid')
     def _compute_display_name(self):
-        """Show a licence key masked to users outside `KEY_DISPLAY_GROUPS`.
+        """Show a licence key masked to every user but the superuser.
 
         A salesperson reads serial numbers only as many2one values of quants, move lines or
-        licences, and these values carry the display name.
+        licences, and these values carry the display name. The key groups see the full key
+        through the logged Reveal Key button.
         """
         super()._compute_display_name()
-        if self.env.uid == SUPERUSER_ID or self.env.user.has_groups(KEY_DISPLAY_GROUPS):
+        if self.env.uid == SUPERUSER_ID:
             return
         License = self.env['montanes.license']
         for lot in self.filtered('montanes_is_license_key'):
             lot.display_name = License.montanes_mask_key(lot.name)
 
     def _read_format(self, fnames, load='_classic_read'):
-        """Mask the name of licence keys for users outside `KEY_DISPLAY_GROUPS`.
+        """Mask the name of licence keys in every read outside sudo(), for the key groups too.
 
-        Lists, forms, exports and RPC reads all go through this method, while code reading
-        `lot.name` from the ORM still gets the key.
+        Lists, forms and RPC reads (`read`, `web_read`, `search_read`) go through this method,
+        while code reading `lot.name` from the ORM still gets the key. A full key reaches a user
+        only through a path that logs it: the Reveal Key button, the portal, the key e-mail, an
+        export or a printed report.
         """
         result = super()._read_format(fnames, load=load)
         if 'name' not in fnames or not self.env['stock.lot']._montanes_must_mask_keys():
@@ -87,10 +89,61 @@ class StockLot(models.Model):
 
     @api.model
     def _montanes_must_mask_keys(self):
-        """Return whether the current user reads licence keys masked."""
-        if self.env.su or self.env.uid == SUPERUSER_ID:
-            return False
-        return not self.env.user.has_groups(KEY_DISPLAY_GROUPS)
+        """Return whether reads and group labels show licence keys masked: always, except
+        for server code running with sudo() or as the superuser."""
+        return not (self.env.su or self.env.uid == SUPERUSER_ID)
+
+    def _export_rows(self, fields, *, _is_toplevel_call=True):
+        """Export licence keys in full to the key groups and log each key exported, masked to
+        anyone else.
+
+        Exports of quants, move lines or licences with a ``lot_id/name`` column reach this
+        method for their lots.
+        """
+        rows = super()._export_rows(fields, _is_toplevel_call=_is_toplevel_call)
+        key_columns = [index for index, path in enumerate(fields) if path == ['name']]
+        if not key_columns or self.env.su:
+            return rows
+        key_lots = self.sudo().filtered('montanes_is_license_key')
+        if not key_lots:
+            return rows
+        if self.env.user.has_groups(KEY_GROUPS):
+            self.env['montanes.license.key.reveal']._montanes_log_lot_reveals(key_lots, 'export')
+            return rows
+        mask_key = self.env['montanes.license'].montanes_mask_key
+        masked_keys = {lot.name: mask_key(lot.name) for lot in key_lots}
+        for row in rows:
+            for index in key_columns:
+                if row[index] in masked_keys:
+                    row[index] = masked_keys[row[index]]
+        return rows
+
+    def action_montanes_reveal_key(self):
+        """Show the licence key of this serial number in a notification and log the reveal.
+
+        :raises AccessError: for users outside the licence service team and administrators.
+        """
+        self.ensure_one()
+        self.check_access('read')
+        if not self.env.user.has_groups(KEY_GROUPS):
+            raise AccessError(self.env._(
+                "Only the licence service team and the licence administrators may reveal the "
+                "licence key %(key)s.", key=self.display_name))
+        lot = self.sudo()
+        if not lot.montanes_is_license_key:
+            raise UserError(self.env._(
+                "The serial number %(lot)s is not a licence key.", lot=self.display_name))
+        self.env['montanes.license.key.reveal']._montanes_log_lot_reveals(lot, 'backend')
+        return {
+            'type': 'ir.actions.client',
+            'tag': 'display_notification',
+            'params': {
+                'title': self.env._("Key of %(product)s", product=lot.product_id.display_name),
+                'message': lot.name,
+                'sticky': True,
+                'type': 'info',
+            },
+        }
 
     # ------------------------------------------------------------
     # Searching and grouping without revealing keys
@@ -273,17 +326,26 @@ class StockLot(models.Model):
         self.ensure_one()
         return (
             self.sudo().montanes_is_license_key
-            and not self.env.user.has_groups(KEY_DISPLAY_GROUPS)
+            and not self.env.user.has_groups(KEY_GROUPS)
         )
 
     def montanes_get_printed_name(self):
         """Return the serial number as the current user prints it: masked when it is a
-        licence key that the user may not reveal."""
+        licence key that the user may not reveal.
+
+        A key printed in full is added to the set of `PRINTED_KEY_LOTS_CONTEXT_KEY`, so that
+        the report logs it as a reveal once rendered.
+        """
         self.ensure_one()
-        name = self.sudo().name
+        lot = self.sudo()
+        if not lot.montanes_is_license_key:
+            return lot.name
         if self._montanes_prints_key_masked():
-            return self.env['montanes.license'].montanes_mask_key(name)
-        return name
+            return self.env['montanes.license'].montanes_mask_key(lot.name)
+        printed_lot_ids = self.env.context.get(PRINTED_KEY_LOTS_CONTEXT_KEY)
+        if printed_lot_ids is not None:
+            printed_lot_ids.add(lot.id)
+        return lot.name
 
     @api.model_create_multi
     def create(self, vals_list):

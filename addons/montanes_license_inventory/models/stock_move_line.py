@@ -1,5 +1,7 @@
 from odoo import api, models
 
+from .montanes_license import KEY_GROUPS
+
 # Field of the move line that contains a serial number typed on a receipt, before the lot
 # exists. It is a licence key when a licence key lot has that name.
 LOT_NAME_FIELD = 'lot_name'
@@ -26,6 +28,31 @@ class StockMoveLine(models.Model):
             if values.get(LOT_NAME_FIELD) in license_keys:
                 values[LOT_NAME_FIELD] = mask_key(values[LOT_NAME_FIELD])
         return result
+
+    def _export_rows(self, fields, *, _is_toplevel_call=True):
+        """Export typed serial numbers that are licence keys in full to the key groups and log
+        them, masked to anyone else."""
+        rows = super()._export_rows(fields, _is_toplevel_call=_is_toplevel_call)
+        key_columns = [index for index, path in enumerate(fields) if path == [LOT_NAME_FIELD]]
+        names = set(self.sudo().mapped(LOT_NAME_FIELD)) - {False}
+        if not key_columns or not names or self.env.su:
+            return rows
+        key_lots = self.env['stock.lot'].sudo().with_context(active_test=False).search([
+            ('name', 'in', list(names)),
+            ('montanes_is_license_key', '=', True),
+        ])
+        if not key_lots:
+            return rows
+        if self.env.user.has_groups(KEY_GROUPS):
+            self.env['montanes.license.key.reveal']._montanes_log_lot_reveals(key_lots, 'export')
+            return rows
+        mask_key = self.env['montanes.license'].montanes_mask_key
+        masked_keys = {lot.name: mask_key(lot.name) for lot in key_lots}
+        for row in rows:
+            for index in key_columns:
+                if row[index] in masked_keys:
+                    row[index] = masked_keys[row[index]]
+        return rows
 
     def _web_read_group_groupby_formatter(self, groupby_spec, values):
         formatter = super()._web_read_group_groupby_formatter(groupby_spec, values)

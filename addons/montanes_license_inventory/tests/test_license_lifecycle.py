@@ -546,7 +546,8 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self.assertEqual(values['name'], 'OFP-•••••-•••••-•••••-KEY01')
         self.assertEqual(values['display_name'], 'OFP-•••••-•••••-•••••-KEY01')
         self.assertEqual(lot.with_user(self.user_service).read(['name'])[0]['name'],
-                         'OFP-LIFEA-AAAAA-AAAAA-KEY01')
+                         'OFP-•••••-•••••-•••••-KEY01',
+                         "The service team reads keys through the logged Reveal Key button.")
         self.assertEqual(lot.with_user(warehouse_user).name, 'OFP-LIFEA-AAAAA-AAAAA-KEY01',
                          "Code reading the field still gets the key.")
 
