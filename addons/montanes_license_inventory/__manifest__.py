@@ -1,7 +1,7 @@
 {
     "name": "Montañés Licence Inventory",
     "summary": "Licence keys in stock, invoiced and delivered when a sales order is confirmed",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Sales/Sales",
     "author": "MontañésSoluciones",
     "website": "https://montanessoluciones.example",
@@ -9,6 +9,7 @@
     "depends": [
         "sale_management",
         "sale_stock",
+        "product_expiry",
         "portal",
     ],
     "data": [

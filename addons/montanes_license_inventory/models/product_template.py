@@ -11,11 +11,14 @@ _logger = logging.getLogger(__name__)
 DEMO_SALE_TAX_RATE = 21.0
 
 # Values a key licence needs so that each unit is one serial number (one key) taken from
-# stock and the whole ordered quantity is invoiced at confirmation, before delivery.
+# stock and the whole ordered quantity is invoiced at confirmation, before delivery. The
+# activation deadline of each key is the expiration date of its lot (product_expiry), which
+# also sets the removal date that orders the keys first expiring, first out.
 KEY_LICENSE_PRODUCT_VALUES = {
     'is_storable': True,
     'tracking': 'serial',
     'invoice_policy': 'order',
+    'use_expiration_date': True,
 }
 
 

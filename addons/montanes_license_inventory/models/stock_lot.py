@@ -1,3 +1,7 @@
+from datetime import datetime, time
+
+import pytz
+
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
@@ -30,10 +34,6 @@ class StockLot(models.Model):
         help="Set when the product of this serial number is a key licence: the serial number "
              "is then the licence key.",
     )
-    montanes_activation_deadline = fields.Date(
-        string="Activation Deadline",
-        help="Last day the vendor accepts the activation of this key.",
-    )
     montanes_license_ids = fields.One2many(
         comodel_name='montanes.license',
         inverse_name='lot_id',
@@ -51,6 +51,27 @@ class StockLot(models.Model):
     def _compute_montanes_is_license_key(self):
         for lot in self:
             lot.montanes_is_license_key = lot.product_id.montanes_license_kind == 'key'
+
+    @api.depends('product_id')
+    def _compute_expiration_date(self):
+        """Give licence keys no default expiration date.
+
+        product_expiry dates a new lot from its product's expiration time, which would make a
+        key with no activation deadline expire on the day it is received. A key expires only
+        on the deadline given by the vendor.
+        """
+        key_lots = self.filtered(lambda lot: lot.product_id.montanes_license_kind == 'key')
+        super(StockLot, self - key_lots)._compute_expiration_date()
+        for lot in key_lots:
+            lot.expiration_date = lot.expiration_date
+
+    @api.model
+    def montanes_get_deadline_expiration_date(self, deadline):
+        """Return the expiration date (UTC, naive) of a key whose activation deadline is the
+        date `deadline`: the last second of that day in the user's time zone."""
+        timezone = pytz.timezone(self.env.context.get('tz') or self.env.user.tz or 'UTC')
+        local_end = timezone.localize(datetime.combine(deadline, time(23, 59, 59)))
+        return local_end.astimezone(pytz.utc).replace(tzinfo=None)
 
     # Many2one values are read with sudo(), so the check uses the user id, which sudo() keeps.
     @api.depends('montanes_is_license_key')

@@ -1,10 +1,11 @@
 import base64
-from datetime import date
+from datetime import date, datetime
 from unittest import SkipTest
 
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
@@ -78,11 +79,14 @@ class TestKeyImportVendorFile(MontanesLicenseCommon):
     def test_vendor_file_lot_values(self):
         lot = self.env['stock.lot'].search([('name', '=', 'MSERP-76NM8-MG6VK-FC36L-AEDCN')])
         self.assertEqual(lot.product_id, self.product_erp)
-        self.assertEqual(lot.montanes_activation_deadline, date(2027, 9, 15))
+        self.assertEqual(
+            fields.Datetime.context_timestamp(lot, lot.expiration_date).date(), date(2027, 9, 15))
+        self.assertEqual(lot.removal_date, lot.expiration_date)
         self.assertTrue(lot.montanes_is_license_key)
         self.assertEqual(lot.company_id, self.company)
         perpetual_lot = self.env['stock.lot'].search([('name', '=', 'OFP-5BPPH-TPFXL-4RCE5-WQWG6')])
-        self.assertFalse(perpetual_lot.montanes_activation_deadline)
+        self.assertFalse(perpetual_lot.expiration_date)
+        self.assertFalse(perpetual_lot.removal_date)
 
     def test_reimport_rejects_every_row(self):
         lot_count = self._count('stock.lot')
@@ -162,7 +166,20 @@ class TestKeyImportRows(MontanesLicenseCommon):
         wizard = self._import_keys(HEADER + "MS-ERP-PRO-1Y;MSERP-AAAAA-BBBBB-CCCCC-DDDDD;04/12/2026;\r\n")
         self.assertEqual(wizard.imported_count, 1)
         self.assertEqual(wizard.error_count, 0)
-        self.assertEqual(wizard.lot_ids.montanes_activation_deadline, date(2026, 12, 4))
+        lot = wizard.lot_ids
+        self.assertEqual(
+            fields.Datetime.context_timestamp(lot, lot.expiration_date).date(), date(2026, 12, 4))
+
+    def test_deadline_end_of_day_in_user_timezone(self):
+        Lot = self.env['stock.lot'].with_context(tz='Europe/Madrid')
+        self.assertEqual(
+            Lot.montanes_get_deadline_expiration_date(date(2027, 9, 15)),
+            datetime(2027, 9, 15, 21, 59, 59),
+        )
+        self.assertEqual(
+            Lot.montanes_get_deadline_expiration_date(date(2027, 1, 15)),
+            datetime(2027, 1, 15, 22, 59, 59),
+        )
 
     def test_wrong_layout_imports_nothing(self):
         lot_count = self._count('stock.lot')

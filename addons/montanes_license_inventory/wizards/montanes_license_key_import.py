@@ -278,11 +278,15 @@ class MontanesLicenseKeyImport(models.TransientModel):
                 "The company %(company)s has no warehouse to receive the keys into. "
                 "Create a warehouse first.", company=company.name))
 
-        lots = self.env['stock.lot'].create([{
+        Lot = self.env['stock.lot']
+        lots = Lot.create([{
             'name': row['key'],
             'product_id': row['product'].id,
             'company_id': company.id,
-            'montanes_activation_deadline': row['deadline'],
+            'expiration_date': (
+                Lot.montanes_get_deadline_expiration_date(row['deadline'])
+                if row['deadline'] else False
+            ),
         } for row in valid_rows])
         quants = self.env['stock.quant'].with_context(
             inventory_mode=True,
