@@ -1,6 +1,13 @@
 import logging
 import re
 
+# NOTE: re._parser is the parser of the standard re module (Python 3.11 and later; sre_parse
+# before). It is internal, but the only way to read the structure of a pattern as re parses it.
+try:
+    from re import _parser as regex_parser
+except ImportError:  # Python 3.10
+    import sre_parse as regex_parser
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
@@ -9,6 +16,15 @@ _logger = logging.getLogger(__name__)
 
 # Spanish standard VAT rate, in percent, applied to every licence of the catalogue.
 DEMO_SALE_TAX_RATE = 21.0
+
+# Opcodes of the re parser that repeat their body. POSSESSIVE_REPEAT exists from Python 3.11.
+REGEX_REPEAT_OPCODES = {
+    opcode for opcode in (
+        regex_parser.MAX_REPEAT,
+        regex_parser.MIN_REPEAT,
+        getattr(regex_parser, 'POSSESSIVE_REPEAT', None),
+    ) if opcode is not None
+}
 
 # Values a key licence needs so that each unit is one serial number (one key) taken from
 # stock and the whole ordered quantity is invoiced at confirmation, before delivery. The
@@ -141,6 +157,71 @@ class ProductTemplate(models.Model):
                     product=template.display_name,
                     error=str(error),
                 )) from None
+
+    @api.constrains('montanes_key_pattern')
+    def _check_montanes_key_pattern_backtracking(self):
+        """Reject key patterns with nested quantifiers, which can take exponential time."""
+        for template in self:
+            pattern = template.montanes_key_pattern
+            if pattern and not self.montanes_is_key_pattern_safe(pattern):
+                raise ValidationError(self.env._(
+                    "The key pattern “%(pattern)s” of “%(product)s” repeats a group that itself "
+                    "contains a variable repetition or an alternation, such as (a+)+ or (a|b)*. "
+                    "Matching such a pattern can take exponential time. Rewrite it without the "
+                    "nested repetition, for example [A-Z0-9]+ instead of ([A-Z0-9]+)+.",
+                    pattern=pattern,
+                    product=template.display_name,
+                ))
+
+    @api.model
+    def montanes_is_key_pattern_safe(self, pattern):
+        """Return whether `pattern` compiles and has no nested quantifier.
+
+        A repetition of variable length (``+``, ``*``, ``?``, ``{1,5}``) whose body contains
+        another variable repetition or an alternation can backtrack exponentially on a key that
+        does not match, as ``(a+)+$`` does. Fixed repetitions such as ``(?:-[A-Z0-9]{5}){3}``
+        stay allowed: with keys of bounded length they match in polynomial time.
+        """
+        try:
+            parsed = regex_parser.parse(pattern)
+        except re.error:
+            return False
+        return not self._montanes_has_nested_quantifier(parsed.data, False)
+
+    @api.model
+    def _montanes_has_nested_quantifier(self, items, inside_variable_repeat):
+        """Return whether the parsed pattern `items` contains a variable repetition or an
+        alternation inside a variable repetition."""
+        for opcode, argument in items:
+            if opcode in REGEX_REPEAT_OPCODES:
+                minimum, maximum, body = argument
+                is_variable = minimum != maximum
+                if is_variable and inside_variable_repeat:
+                    return True
+                if self._montanes_has_nested_quantifier(
+                        body, inside_variable_repeat or is_variable):
+                    return True
+            elif opcode == regex_parser.BRANCH:
+                if inside_variable_repeat:
+                    return True
+                if any(self._montanes_has_nested_quantifier(branch, False)
+                       for branch in argument[1]):
+                    return True
+            elif opcode == regex_parser.SUBPATTERN:
+                if self._montanes_has_nested_quantifier(argument[3], inside_variable_repeat):
+                    return True
+            elif opcode in (regex_parser.ASSERT, regex_parser.ASSERT_NOT):
+                if self._montanes_has_nested_quantifier(argument[1], inside_variable_repeat):
+                    return True
+            elif opcode == getattr(regex_parser, 'ATOMIC_GROUP', None):
+                if self._montanes_has_nested_quantifier(argument, inside_variable_repeat):
+                    return True
+            elif opcode == regex_parser.GROUPREF_EXISTS:
+                branches = [branch for branch in argument[1:] if branch is not None]
+                if any(self._montanes_has_nested_quantifier(branch, inside_variable_repeat)
+                       for branch in branches):
+                    return True
+        return False
 
     @api.constrains('montanes_license_kind', 'is_storable', 'tracking')
     def _check_montanes_key_license_tracking(self):

@@ -181,6 +181,14 @@ class SaleOrder(models.Model):
                     continue
                 quantity = line.product_uom_id._compute_quantity(
                     line.product_uom_qty, product.uom_id)
+                if quantity < 0:
+                    raise UserError(self.env._(
+                        "The quantity of “%(product)s” on order %(order)s is %(quantity)s: a "
+                        "licence key line cannot have a negative quantity. Enter the number of "
+                        "keys to deliver, or remove the line.",
+                        product=product.display_name, order=order.name,
+                        quantity=f"{quantity:g}",
+                    ))
                 if quantity != int(quantity):
                     raise UserError(self.env._(
                         "The quantity of “%(product)s” on order %(order)s is %(quantity)s, but "

@@ -128,6 +128,31 @@ class TestSaleConfirm(MontanesLicenseCommon):
             f"No hay claves suficientes de «{self.product_erp.display_name}»: faltan 1.",
         )
 
+    def test_negative_key_quantity_message(self):
+        order = self._create_order([(self.product_erp, -1, 1490.0)])
+        with self.assertRaises(UserError) as error:
+            order.action_confirm()
+        self.assertEqual(
+            error.exception.args[0],
+            f"The quantity of “{self.product_erp.display_name}” on order {order.name} is -1: a "
+            "licence key line cannot have a negative quantity. Enter the number of keys to "
+            "deliver, or remove the line.",
+        )
+        self.assertEqual(order.state, 'draft')
+
+    def test_negative_key_quantity_message_in_spanish(self):
+        self.env['res.lang']._activate_lang('es_ES')
+        self.env['ir.module.module']._load_module_terms(['montanes_license_inventory'], ['es_ES'])
+        order = self._create_order([(self.product_erp, -2, 1490.0)])
+        with self.assertRaises(UserError) as error:
+            order.with_context(lang='es_ES').action_confirm()
+        self.assertEqual(
+            error.exception.args[0],
+            f"La cantidad de «{self.product_erp.display_name}» en el pedido {order.name} es -2: "
+            "una línea de claves de licencia no puede tener una cantidad negativa. Indique el "
+            "número de claves que se deben entregar o elimine la línea.",
+        )
+
     def test_perpetual_licence_has_no_end(self):
         order = self._create_order([(self.product_office, 1, 249.0)])
         order.action_confirm()
