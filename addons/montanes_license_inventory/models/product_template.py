@@ -92,7 +92,8 @@ class ProductTemplate(models.Model):
         string="Low Key Stock Threshold",
         help="When the keys in stock fall below this number, the purchasing user gets an "
              "activity and an e-mail, once each time the stock crosses it. 0 disables the "
-             "alert.",
+             "alert. When the product has reordering rules with a minimum quantity, the sum of "
+             "their minimums is the threshold instead.",
     )
     montanes_key_low_stock_alerted = fields.Boolean(
         string="Low Key Stock Alert Sent",
@@ -282,22 +283,48 @@ class ProductTemplate(models.Model):
             counts[product.product_tmpl_id.id] += int(quantity - reserved)
         return counts
 
+    def _montanes_get_low_stock_thresholds(self):
+        """Return a dict mapping each template id to its low key stock threshold.
+
+        The threshold is the sum of the minimum quantities of the product's active reordering
+        rules that have one, as Odoo's replenishment reads them, else the template's own
+        threshold. Rules with a zero minimum, such as those that the replenishment report
+        creates by itself, do not count.
+        """
+        groups = self.env['stock.warehouse.orderpoint'].sudo()._read_group(
+            domain=[
+                ('product_id.product_tmpl_id', 'in', self.ids),
+                ('product_min_qty', '>', 0),
+            ],
+            groupby=['product_id'],
+            aggregates=['product_min_qty:sum'],
+        )
+        rule_minimums = {}
+        for product, minimum in groups:
+            template_id = product.product_tmpl_id.id
+            rule_minimums[template_id] = rule_minimums.get(template_id, 0) + minimum
+        return {
+            template.id: rule_minimums.get(template.id, template.montanes_key_low_stock_threshold)
+            for template in self
+        }
+
     def _montanes_check_key_low_stock(self):
         """Alert the purchasing user of each key licence whose stock fell below its threshold.
 
-        The alert goes once per crossing: the flag is claimed with a conditional UPDATE, so two
-        confirmations crossing the threshold at once send it once, and it is cleared when the
-        stock is back at or above the threshold.
+        The threshold comes from the reordering rules or the template's own field (see
+        `_montanes_get_low_stock_thresholds`). The alert goes once per crossing: the flag is
+        claimed with a conditional UPDATE, so two confirmations crossing the threshold at once
+        send it once, and it is cleared when the stock is back at or above the threshold.
         """
-        templates = self.filtered(
-            lambda template: template.montanes_license_kind == 'key'
-            and template.montanes_key_low_stock_threshold > 0
-        )
+        key_templates = self.filtered(lambda template: template.montanes_license_kind == 'key')
+        if not key_templates:
+            return
+        thresholds = key_templates._montanes_get_low_stock_thresholds()
+        templates = key_templates.filtered(lambda template: thresholds[template.id] > 0)
         if not templates:
             return
         counts = templates._montanes_get_free_key_counts()
-        low = templates.filtered(
-            lambda template: counts[template.id] < template.montanes_key_low_stock_threshold)
+        low = templates.filtered(lambda template: counts[template.id] < thresholds[template.id])
         back = templates - low
         self.flush_model(['montanes_key_low_stock_alerted'])
         if back:
@@ -318,9 +345,9 @@ class ProductTemplate(models.Model):
             ))]
         self.invalidate_model(['montanes_key_low_stock_alerted'])
         for template in self.browse(claimed_ids):
-            template._montanes_send_low_stock_alert(counts[template.id])
+            template._montanes_send_low_stock_alert(counts[template.id], thresholds[template.id])
 
-    def _montanes_send_low_stock_alert(self, free_count):
+    def _montanes_send_low_stock_alert(self, free_count, threshold):
         self.ensure_one()
         company = self.company_id or self.env.company
         user = company._montanes_get_purchase_user()
@@ -329,8 +356,7 @@ class ProductTemplate(models.Model):
         note = self.env._(
             "Only %(count)s keys of “%(product)s” are left in stock, below the threshold of "
             "%(threshold)s. Order new keys from the vendor.",
-            count=free_count, product=self.display_name,
-            threshold=self.montanes_key_low_stock_threshold,
+            count=free_count, product=self.display_name, threshold=f"{threshold:g}",
         )
         if not user:
             _logger.warning("Low key stock of product %s: no purchasing user to alert", self.id)
