@@ -1,7 +1,7 @@
 {
     "name": "Montañés Licence Inventory",
     "summary": "Licence keys in stock, invoiced and delivered when a sales order is confirmed",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Sales/Sales",
     "author": "MontañésSoluciones",
     "website": "https://montanessoluciones.example",
@@ -9,6 +9,7 @@
     "depends": [
         "sale_management",
         "sale_stock",
+        "product_expiry",
         "portal",
     ],
     "data": [
@@ -27,6 +28,7 @@
         "views/res_config_settings_views.xml",
         "views/montanes_license_portal_templates.xml",
         "views/montanes_license_report_views.xml",
+        "report/stock_report_templates.xml",
         "views/montanes_license_inventory_menus.xml",
     ],
     "demo": [

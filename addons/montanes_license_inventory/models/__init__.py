@@ -11,3 +11,5 @@ from . import sale_order
 from . import sale_order_line
 from . import account_move
 from . import stock_move
+from . import stock_move_line
+from . import ir_actions_report

@@ -15,6 +15,23 @@ class AccountMove(models.Model):
             )
             invoice.is_move_sent = True
 
+    def _get_invoiced_lot_values(self):
+        """Print licence keys masked on invoices, for every user.
+
+        The invoice PDF is stored when first printed, e-mailed to the customer and downloaded
+        from the portal by anyone who may read the invoice, so it never carries a full key.
+        The customer gets the keys through the logged key e-mail and portal reveal.
+        """
+        lot_values = super()._get_invoiced_lot_values()
+        key_lot_ids = set(self.env['stock.lot'].sudo().browse(
+            [values['lot_id'] for values in lot_values if values.get('lot_id')]
+        ).filtered('montanes_is_license_key').ids)
+        mask_key = self.env['montanes.license'].montanes_mask_key
+        for values in lot_values:
+            if values.get('lot_id') in key_lot_ids:
+                values['lot_name'] = mask_key(values['lot_name'])
+        return lot_values
+
     def _invoice_paid_hook(self):
         """Send the keys of the licences invoiced here when the company sends them at payment."""
         result = super()._invoice_paid_hook()

@@ -18,6 +18,9 @@ KEY_GROUPS = (
     'montanes_license_inventory.montanes_license_inventory_group_service,'
     'montanes_license_inventory.montanes_license_inventory_group_manager'
 )
+# Fields of a licence that contain its key.
+KEY_FIELDS = ('key', 'generated_key')
+KEY_FIELD_PATHS = [[fname] for fname in KEY_FIELDS]
 # Licences handled per batch by the renewal cron, each batch committed on its own.
 RENEWAL_BATCH_SIZE = 100
 # Letters and digits of generated keys: no 0/O or 1/I, which customers mistype.
@@ -236,12 +239,75 @@ class MontanesLicense(models.Model):
                 "Only the licence service team, the licence administrators and the holder may "
                 "reveal the key of %(license)s.", license=self.name))
         key = self._montanes_get_key()
-        self.env['montanes.license.key.reveal'].sudo().create({
-            'license_id': self.id,
-            'user_id': user.id,
-            'channel': channel,
-        })
+        self.env['montanes.license.key.reveal']._montanes_log_license_reveals(self, channel)
         return key
+
+    def _read_format(self, fnames, load='_classic_read'):
+        """Mask the key fields in every read outside sudo(), for the key groups too.
+
+        A full key reaches a user only through a path that logs it: the Reveal Key button, the
+        portal, the key e-mail, an export or a printed report.
+        """
+        result = super()._read_format(fnames, load=load)
+        key_fields = [fname for fname in KEY_FIELDS if fname in fnames]
+        if not key_fields or not self.env['stock.lot']._montanes_must_mask_keys():
+            return result
+        for values in result:
+            for fname in key_fields:
+                if values.get(fname):
+                    values[fname] = self.montanes_mask_key(values[fname])
+        return result
+
+    def _export_rows(self, fields, *, _is_toplevel_call=True):
+        """Export the keys in full to the key groups and log each key exported, masked to
+        anyone else."""
+        rows = super()._export_rows(fields, _is_toplevel_call=_is_toplevel_call)
+        key_columns = [index for index, path in enumerate(fields) if path in KEY_FIELD_PATHS]
+        if not key_columns or self.env.su:
+            return rows
+        if self.env.user.has_groups(KEY_GROUPS):
+            self.env['montanes.license.key.reveal']._montanes_log_license_reveals(
+                self, 'export')
+            return rows
+        for row in rows:
+            for index in key_columns:
+                if row[index]:
+                    row[index] = self.montanes_mask_key(row[index])
+        return rows
+
+    def _web_read_group_groupby_formatter(self, groupby_spec, values):
+        """Mask the generated keys used as group labels, as the serial number keys are."""
+        formatter = super()._web_read_group_groupby_formatter(groupby_spec, values)
+        if (
+            groupby_spec.split(':')[0] != 'generated_key'
+            or not self.env['stock.lot']._montanes_must_mask_keys()
+        ):
+            return formatter
+
+        def formatter_mask_key(value):
+            if not value:
+                return formatter(value)
+            licenses = self.sudo().search([('generated_key', '=', value)])
+            return self.montanes_mask_key(value), [('id', 'in', licenses.ids)]
+
+        return formatter_mask_key
+
+    @api.model
+    @api.readonly
+    def formatted_read_group(self, domain, groupby=(), aggregates=(), having=(), offset=0,
+                             limit=None, order=None):
+        self.env['stock.lot']._montanes_check_key_aggregates(aggregates, set(KEY_FIELDS))
+        return super().formatted_read_group(
+            domain, groupby=groupby, aggregates=aggregates, having=having, offset=offset,
+            limit=limit, order=order,
+        )
+
+    @api.model
+    @api.readonly
+    def formatted_read_grouping_sets(self, domain, grouping_sets, aggregates=(), *, order=None):
+        self.env['stock.lot']._montanes_check_key_aggregates(aggregates, set(KEY_FIELDS))
+        return super().formatted_read_grouping_sets(
+            domain, grouping_sets, aggregates=aggregates, order=order)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -298,11 +364,8 @@ class MontanesLicense(models.Model):
                 })
         now = fields.Datetime.now()
         to_send.sudo().key_sent_date = now
-        self.env['montanes.license.key.reveal'].sudo().create([{
-            'license_id': license_.id,
-            'user_id': self.env.user.id,
-            'channel': 'email',
-        } for license_ in to_send if license_._montanes_get_key()])
+        self.env['montanes.license.key.reveal']._montanes_log_license_reveals(
+            to_send, 'email')
 
     # ------------------------------------------------------------
     # Renewals

@@ -1,6 +1,13 @@
 import logging
 import re
 
+# NOTE: re._parser is the parser of the standard re module (Python 3.11 and later; sre_parse
+# before). It is internal, but the only way to read the structure of a pattern as re parses it.
+try:
+    from re import _parser as regex_parser
+except ImportError:  # Python 3.10
+    import sre_parse as regex_parser
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
@@ -10,12 +17,24 @@ _logger = logging.getLogger(__name__)
 # Spanish standard VAT rate, in percent, applied to every licence of the catalogue.
 DEMO_SALE_TAX_RATE = 21.0
 
+# Opcodes of the re parser that repeat their body. POSSESSIVE_REPEAT exists from Python 3.11.
+REGEX_REPEAT_OPCODES = {
+    opcode for opcode in (
+        regex_parser.MAX_REPEAT,
+        regex_parser.MIN_REPEAT,
+        getattr(regex_parser, 'POSSESSIVE_REPEAT', None),
+    ) if opcode is not None
+}
+
 # Values a key licence needs so that each unit is one serial number (one key) taken from
-# stock and the whole ordered quantity is invoiced at confirmation, before delivery.
+# stock and the whole ordered quantity is invoiced at confirmation, before delivery. The
+# activation deadline of each key is the expiration date of its lot (product_expiry), which
+# also sets the removal date that orders the keys first expiring, first out.
 KEY_LICENSE_PRODUCT_VALUES = {
     'is_storable': True,
     'tracking': 'serial',
     'invoice_policy': 'order',
+    'use_expiration_date': True,
 }
 
 
@@ -73,7 +92,8 @@ class ProductTemplate(models.Model):
         string="Low Key Stock Threshold",
         help="When the keys in stock fall below this number, the purchasing user gets an "
              "activity and an e-mail, once each time the stock crosses it. 0 disables the "
-             "alert.",
+             "alert. When the product has reordering rules with a minimum quantity, the sum of "
+             "their minimums is the threshold instead.",
     )
     montanes_key_low_stock_alerted = fields.Boolean(
         string="Low Key Stock Alert Sent",
@@ -139,6 +159,71 @@ class ProductTemplate(models.Model):
                     error=str(error),
                 )) from None
 
+    @api.constrains('montanes_key_pattern')
+    def _check_montanes_key_pattern_backtracking(self):
+        """Reject key patterns with nested quantifiers, which can take exponential time."""
+        for template in self:
+            pattern = template.montanes_key_pattern
+            if pattern and not self.montanes_is_key_pattern_safe(pattern):
+                raise ValidationError(self.env._(
+                    "The key pattern “%(pattern)s” of “%(product)s” repeats a group that itself "
+                    "contains a variable repetition or an alternation, such as (a+)+ or (a|b)*. "
+                    "Matching such a pattern can take exponential time. Rewrite it without the "
+                    "nested repetition, for example [A-Z0-9]+ instead of ([A-Z0-9]+)+.",
+                    pattern=pattern,
+                    product=template.display_name,
+                ))
+
+    @api.model
+    def montanes_is_key_pattern_safe(self, pattern):
+        """Return whether `pattern` compiles and has no nested quantifier.
+
+        A repetition of variable length (``+``, ``*``, ``?``, ``{1,5}``) whose body contains
+        another variable repetition or an alternation can backtrack exponentially on a key that
+        does not match, as ``(a+)+$`` does. Fixed repetitions such as ``(?:-[A-Z0-9]{5}){3}``
+        stay allowed: with keys of bounded length they match in polynomial time.
+        """
+        try:
+            parsed = regex_parser.parse(pattern)
+        except re.error:
+            return False
+        return not self._montanes_has_nested_quantifier(parsed.data, False)
+
+    @api.model
+    def _montanes_has_nested_quantifier(self, items, inside_variable_repeat):
+        """Return whether the parsed pattern `items` contains a variable repetition or an
+        alternation inside a variable repetition."""
+        for opcode, argument in items:
+            if opcode in REGEX_REPEAT_OPCODES:
+                minimum, maximum, body = argument
+                is_variable = minimum != maximum
+                if is_variable and inside_variable_repeat:
+                    return True
+                if self._montanes_has_nested_quantifier(
+                        body, inside_variable_repeat or is_variable):
+                    return True
+            elif opcode == regex_parser.BRANCH:
+                if inside_variable_repeat:
+                    return True
+                if any(self._montanes_has_nested_quantifier(branch, False)
+                       for branch in argument[1]):
+                    return True
+            elif opcode == regex_parser.SUBPATTERN:
+                if self._montanes_has_nested_quantifier(argument[3], inside_variable_repeat):
+                    return True
+            elif opcode in (regex_parser.ASSERT, regex_parser.ASSERT_NOT):
+                if self._montanes_has_nested_quantifier(argument[1], inside_variable_repeat):
+                    return True
+            elif opcode == getattr(regex_parser, 'ATOMIC_GROUP', None):
+                if self._montanes_has_nested_quantifier(argument, inside_variable_repeat):
+                    return True
+            elif opcode == regex_parser.GROUPREF_EXISTS:
+                branches = [branch for branch in argument[1:] if branch is not None]
+                if any(self._montanes_has_nested_quantifier(branch, inside_variable_repeat)
+                       for branch in branches):
+                    return True
+        return False
+
     @api.constrains('montanes_license_kind', 'is_storable', 'tracking')
     def _check_montanes_key_license_tracking(self):
         """Ensure that a key licence is storable and tracked by serial number."""
@@ -198,22 +283,48 @@ class ProductTemplate(models.Model):
             counts[product.product_tmpl_id.id] += int(quantity - reserved)
         return counts
 
+    def _montanes_get_low_stock_thresholds(self):
+        """Return a dict mapping each template id to its low key stock threshold.
+
+        The threshold is the sum of the minimum quantities of the product's active reordering
+        rules that have one, as Odoo's replenishment reads them, else the template's own
+        threshold. Rules with a zero minimum, such as those that the replenishment report
+        creates by itself, do not count.
+        """
+        groups = self.env['stock.warehouse.orderpoint'].sudo()._read_group(
+            domain=[
+                ('product_id.product_tmpl_id', 'in', self.ids),
+                ('product_min_qty', '>', 0),
+            ],
+            groupby=['product_id'],
+            aggregates=['product_min_qty:sum'],
+        )
+        rule_minimums = {}
+        for product, minimum in groups:
+            template_id = product.product_tmpl_id.id
+            rule_minimums[template_id] = rule_minimums.get(template_id, 0) + minimum
+        return {
+            template.id: rule_minimums.get(template.id, template.montanes_key_low_stock_threshold)
+            for template in self
+        }
+
     def _montanes_check_key_low_stock(self):
         """Alert the purchasing user of each key licence whose stock fell below its threshold.
 
-        The alert goes once per crossing: the flag is claimed with a conditional UPDATE, so two
-        confirmations crossing the threshold at once send it once, and it is cleared when the
-        stock is back at or above the threshold.
+        The threshold comes from the reordering rules or the template's own field (see
+        `_montanes_get_low_stock_thresholds`). The alert goes once per crossing: the flag is
+        claimed with a conditional UPDATE, so two confirmations crossing the threshold at once
+        send it once, and it is cleared when the stock is back at or above the threshold.
         """
-        templates = self.filtered(
-            lambda template: template.montanes_license_kind == 'key'
-            and template.montanes_key_low_stock_threshold > 0
-        )
+        key_templates = self.filtered(lambda template: template.montanes_license_kind == 'key')
+        if not key_templates:
+            return
+        thresholds = key_templates._montanes_get_low_stock_thresholds()
+        templates = key_templates.filtered(lambda template: thresholds[template.id] > 0)
         if not templates:
             return
         counts = templates._montanes_get_free_key_counts()
-        low = templates.filtered(
-            lambda template: counts[template.id] < template.montanes_key_low_stock_threshold)
+        low = templates.filtered(lambda template: counts[template.id] < thresholds[template.id])
         back = templates - low
         self.flush_model(['montanes_key_low_stock_alerted'])
         if back:
@@ -234,9 +345,9 @@ class ProductTemplate(models.Model):
             ))]
         self.invalidate_model(['montanes_key_low_stock_alerted'])
         for template in self.browse(claimed_ids):
-            template._montanes_send_low_stock_alert(counts[template.id])
+            template._montanes_send_low_stock_alert(counts[template.id], thresholds[template.id])
 
-    def _montanes_send_low_stock_alert(self, free_count):
+    def _montanes_send_low_stock_alert(self, free_count, threshold):
         self.ensure_one()
         company = self.company_id or self.env.company
         user = company._montanes_get_purchase_user()
@@ -245,8 +356,7 @@ class ProductTemplate(models.Model):
         note = self.env._(
             "Only %(count)s keys of “%(product)s” are left in stock, below the threshold of "
             "%(threshold)s. Order new keys from the vendor.",
-            count=free_count, product=self.display_name,
-            threshold=self.montanes_key_low_stock_threshold,
+            count=free_count, product=self.display_name, threshold=f"{threshold:g}",
         )
         if not user:
             _logger.warning("Low key stock of product %s: no purchasing user to alert", self.id)

@@ -163,7 +163,8 @@ class SaleOrder(models.Model):
         """Lock enough licence keys in stock for the key lines of these orders.
 
         Keys locked by another running confirmation are skipped, so two confirmations never
-        take the same key. Keys that expire first (activation deadline) are taken first.
+        take the same key. Keys are taken in Odoo's FEFO order (product_expiry): first the keys
+        whose lot expires first, by removal date. Keys already past that date are never taken.
 
         :return: the ids of the locked serial numbers, and a dict mapping the id of each
             product short of keys to the missing quantity (only filled when the company
@@ -180,6 +181,14 @@ class SaleOrder(models.Model):
                     continue
                 quantity = line.product_uom_id._compute_quantity(
                     line.product_uom_qty, product.uom_id)
+                if quantity < 0:
+                    raise UserError(self.env._(
+                        "The quantity of “%(product)s” on order %(order)s is %(quantity)s: a "
+                        "licence key line cannot have a negative quantity. Enter the number of "
+                        "keys to deliver, or remove the line.",
+                        product=product.display_name, order=order.name,
+                        quantity=f"{quantity:g}",
+                    ))
                 if quantity != int(quantity):
                     raise UserError(self.env._(
                         "The quantity of “%(product)s” on order %(order)s is %(quantity)s, but "
@@ -189,6 +198,7 @@ class SaleOrder(models.Model):
                 needed[order.warehouse_id.lot_stock_id, product] += int(quantity)
 
         self.env['stock.quant'].flush_model()
+        self.env['stock.lot'].flush_model(['removal_date'])
         self.env['stock.location'].flush_model(['parent_path'])
         locked_lot_ids = []
         shortages = {}
@@ -207,13 +217,15 @@ class SaleOrder(models.Model):
                    AND location.usage = 'internal'
                    AND location.parent_path LIKE %(parent_path)s
                    AND quant.quantity - quant.reserved_quantity >= 1
-              ORDER BY lot.montanes_activation_deadline NULLS LAST, quant.in_date, quant.id
+                   AND (lot.removal_date IS NULL OR lot.removal_date > %(now)s)
+              ORDER BY lot.removal_date NULLS LAST, quant.in_date, quant.id
                  LIMIT %(limit)s
                    FOR UPDATE OF quant SKIP LOCKED
                 """,
                 product_id=product.id,
                 parent_path=f'{stock_location.parent_path}%',
                 limit=quantity,
+                now=fields.Datetime.now(),
             ))
             if len(rows) < quantity:
                 if stock_location.company_id.montanes_license_shortage_mode != 'backorder':

@@ -1,6 +1,5 @@
 from odoo import SUPERUSER_ID, api, models
 
-from .stock_lot import KEY_DISPLAY_GROUPS
 from odoo.fields import Domain
 
 # Context key set by the sale order confirmation: the ids of the licence-key serial numbers it
@@ -30,7 +29,7 @@ class StockQuant(models.Model):
     @api.depends_context('uid')
     def _compute_display_name(self):
         super()._compute_display_name()
-        if self.env.uid == SUPERUSER_ID or self.env.user.has_groups(KEY_DISPLAY_GROUPS):
+        if self.env.uid == SUPERUSER_ID:
             return
         mask_key = self.env['montanes.license'].montanes_mask_key
         for quant in self:

@@ -1,3 +1,4 @@
+from odoo import SUPERUSER_ID
 from odoo.tests import tagged
 
 from .common import MontanesLicenseCommon
@@ -40,18 +41,18 @@ class TestKeyDisplayName(MontanesLicenseCommon):
         values = quant.with_user(self.user_salesman).web_read({'lot_id': {'fields': {'display_name': {}}}})
         self.assertEqual(values[0]['lot_id']['display_name'], MASKED_KEY)
 
-    def test_service_user_quant_lot_full(self):
-        self.assertEqual(self._quant_lot_value(self.user_service), (self.lot.id, KEY))
+    def test_service_user_quant_lot_masked(self):
+        self.assertEqual(self._quant_lot_value(self.user_service), (self.lot.id, MASKED_KEY))
 
-    def test_service_user_move_line_lot_full(self):
+    def test_service_user_move_line_lot_masked(self):
         values = self._move_line_lot_value(self.user_service)
-        self.assertEqual(values['lot_id'], (self.lot.id, KEY))
+        self.assertEqual(values['lot_id'], (self.lot.id, MASKED_KEY))
 
     def test_display_name_follows_user(self):
         """The cached display name of one user is not reused for another."""
-        lot = self.lot.with_user(self.user_service).sudo()
-        self.assertEqual(lot.display_name, KEY)
-        self.assertEqual(lot.with_user(self.user_salesman).sudo().display_name, MASKED_KEY)
+        lot = self.lot.with_user(self.user_salesman).sudo()
+        self.assertEqual(lot.display_name, MASKED_KEY)
+        self.assertEqual(lot.with_user(SUPERUSER_ID).display_name, KEY)
 
     def test_plain_lot_not_masked(self):
         plain_product = self._create_product(
@@ -75,11 +76,12 @@ class TestKeyDisplayName(MontanesLicenseCommon):
         self.assertIn(MASKED_KEY, name)
         self.assertNotIn(KEY, name)
 
-    def test_service_user_quant_detailed_name_full(self):
+    def test_service_user_quant_detailed_name_masked(self):
         quant = self.env['stock.quant'].search([
             ('lot_id', '=', self.lot.id),
             ('location_id', '=', self.stock_location.id),
         ])
         name = quant.with_user(self.user_service).with_context(
             formatted_display_name=True).display_name
-        self.assertIn(KEY, name)
+        self.assertIn(MASKED_KEY, name)
+        self.assertNotIn(KEY, name)

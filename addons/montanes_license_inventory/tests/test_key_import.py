@@ -1,11 +1,12 @@
 import base64
-from datetime import date
+from datetime import date, datetime
 from unittest import SkipTest
 
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
-from odoo.exceptions import UserError
+from odoo import fields
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -78,11 +79,14 @@ class TestKeyImportVendorFile(MontanesLicenseCommon):
     def test_vendor_file_lot_values(self):
         lot = self.env['stock.lot'].search([('name', '=', 'MSERP-76NM8-MG6VK-FC36L-AEDCN')])
         self.assertEqual(lot.product_id, self.product_erp)
-        self.assertEqual(lot.montanes_activation_deadline, date(2027, 9, 15))
+        self.assertEqual(
+            fields.Datetime.context_timestamp(lot, lot.expiration_date).date(), date(2027, 9, 15))
+        self.assertEqual(lot.removal_date, lot.expiration_date)
         self.assertTrue(lot.montanes_is_license_key)
         self.assertEqual(lot.company_id, self.company)
         perpetual_lot = self.env['stock.lot'].search([('name', '=', 'OFP-5BPPH-TPFXL-4RCE5-WQWG6')])
-        self.assertFalse(perpetual_lot.montanes_activation_deadline)
+        self.assertFalse(perpetual_lot.expiration_date)
+        self.assertFalse(perpetual_lot.removal_date)
 
     def test_reimport_rejects_every_row(self):
         lot_count = self._count('stock.lot')
@@ -162,7 +166,20 @@ class TestKeyImportRows(MontanesLicenseCommon):
         wizard = self._import_keys(HEADER + "MS-ERP-PRO-1Y;MSERP-AAAAA-BBBBB-CCCCC-DDDDD;04/12/2026;\r\n")
         self.assertEqual(wizard.imported_count, 1)
         self.assertEqual(wizard.error_count, 0)
-        self.assertEqual(wizard.lot_ids.montanes_activation_deadline, date(2026, 12, 4))
+        lot = wizard.lot_ids
+        self.assertEqual(
+            fields.Datetime.context_timestamp(lot, lot.expiration_date).date(), date(2026, 12, 4))
+
+    def test_deadline_end_of_day_in_user_timezone(self):
+        Lot = self.env['stock.lot'].with_context(tz='Europe/Madrid')
+        self.assertEqual(
+            Lot.montanes_get_deadline_expiration_date(date(2027, 9, 15)),
+            datetime(2027, 9, 15, 21, 59, 59),
+        )
+        self.assertEqual(
+            Lot.montanes_get_deadline_expiration_date(date(2027, 1, 15)),
+            datetime(2027, 1, 15, 22, 59, 59),
+        )
 
     def test_wrong_layout_imports_nothing(self):
         lot_count = self._count('stock.lot')
@@ -197,3 +214,43 @@ class TestKeyImportRows(MontanesLicenseCommon):
         self.assertEqual(wizard.imported_count, 1)
         stocked = wizard.lot_ids.quant_ids.filtered(lambda quant: quant.quantity > 0)
         self.assertEqual(stocked.location_id, self.stock_location)
+
+
+@tagged('post_install', '-at_install')
+class TestKeyPatternSafety(MontanesLicenseCommon):
+    """Key patterns that could make the import hang are rejected on save and at import."""
+
+    def test_nested_quantifiers_rejected(self):
+        for pattern in ('(a+)+$', '(a*)*', '(a|ab)*', '(?:[A-Z]{1,5})+', '((a+){2})+',
+                        '(?:x(?:y|z)+)+'):
+            with self.subTest(pattern=pattern), self.assertRaises(ValidationError) as error:
+                self.product_antivirus.montanes_key_pattern = pattern
+            self.assertIn("nested repetition", error.exception.args[0])
+
+    def test_safe_patterns_accepted(self):
+        for pattern in (r'[A-Z0-9]{5}(?:-[A-Z0-9]{5}){3}', r'(?:[A-Z0-9]{5}-){4}[A-Z0-9]{5}',
+                        r'[A-Z0-9]+', r'(?:-[A-Z0-9]{5})+', r'(AB|CD)-[0-9]+',
+                        r'[0-9]{4}-[0-9]{4}'):
+            with self.subTest(pattern=pattern):
+                self.product_antivirus.montanes_key_pattern = pattern
+                self.assertEqual(self.product_antivirus.montanes_key_pattern, pattern)
+
+    def test_saved_unsafe_pattern_rejects_rows(self):
+        """A pattern saved before the check existed is not matched at import."""
+        self.env.cr.execute(
+            "UPDATE product_template SET montanes_key_pattern = %s WHERE id = %s",
+            ['(A+)+$', self.product_antivirus.product_tmpl_id.id])
+        self.product_antivirus.invalidate_recordset(['montanes_key_pattern'])
+        key = 'AVC-' + 'A' * 40 + '!'
+        wizard = self._import_keys(HEADER + f"AV-CORP-1Y;{key};;\r\n")
+        self.assertEqual(wizard.imported_count, 0)
+        self.assertEqual(wizard.line_ids.reason, 'unsafe_pattern')
+        self.assertIn("(A+)+$", wizard.line_ids.message)
+
+    def test_key_too_long_rejected(self):
+        key = 'MSERP-' + 'A' * 95
+        wizard = self._import_keys(HEADER + f"MS-ERP-PRO-1Y;{key};;\r\n")
+        self.assertEqual(wizard.imported_count, 0)
+        self.assertEqual(wizard.line_ids.reason, 'bad_format')
+        self.assertEqual(
+            wizard.line_ids.message, "The key is 101 characters long: keys have at most 100 characters.")

@@ -413,6 +413,58 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self._create_order([(self.product_office, 1, 100.0)]).action_confirm()
         self.assertEqual(len(alerts()), 2, "A new crossing sends a new alert.")
 
+    def _create_orderpoint(self, product, minimum):
+        return self.env['stock.warehouse.orderpoint'].create({
+            'product_id': product.id,
+            'warehouse_id': self.warehouse.id,
+            'location_id': self.stock_location.id,
+            'product_min_qty': minimum,
+            'product_max_qty': minimum + 10,
+            'company_id': self.company.id,
+        })
+
+    def test_low_stock_alert_from_reordering_rule(self):
+        template = self.product_office.product_tmpl_id
+        self.assertEqual(template.montanes_key_low_stock_threshold, 0)
+        self._create_orderpoint(self.product_office, 2)
+
+        def alerts():
+            return template.activity_ids.filtered(
+                lambda activity: activity.summary.startswith("Low key stock"))
+
+        self._create_order([(self.product_office, 1, 100.0)]).action_confirm()
+        self.assertEqual(len(alerts()), 1)
+        self.assertEqual(
+            template.message_ids[:1].body,
+            "<p>Only 1 keys of “[OFF-PERP] Licencia ofimática perpetua” are left in stock, "
+            "below the threshold of 2. Order new keys from the vendor.</p>",
+        )
+        self._create_order([(self.product_office, 1, 100.0)]).action_confirm()
+        self.assertEqual(len(alerts()), 1, "Still below the threshold: no second alert.")
+
+        self._import_keys(HEADER + (
+            "OFF-PERP;OFP-LIFEC-CCCCC-CCCCC-KEY06;;\r\n"
+            "OFF-PERP;OFP-LIFED-DDDDD-DDDDD-KEY07;;\r\n"
+        ))
+        self.assertFalse(template.montanes_key_low_stock_alerted)
+        self._create_order([(self.product_office, 1, 100.0)]).action_confirm()
+        self.assertEqual(len(alerts()), 2, "A new crossing sends a new alert.")
+
+    def test_reordering_rule_replaces_threshold(self):
+        template = self.product_office.product_tmpl_id
+        template.montanes_key_low_stock_threshold = 5
+        self._create_orderpoint(self.product_office, 1)
+        self.assertEqual(template._montanes_get_low_stock_thresholds(), {template.id: 1})
+
+        self._create_order([(self.product_office, 1, 100.0)]).action_confirm()
+        self.assertFalse(template.montanes_key_low_stock_alerted, "1 key left, rule minimum 1.")
+
+    def test_zero_minimum_rule_keeps_threshold(self):
+        template = self.product_office.product_tmpl_id
+        template.montanes_key_low_stock_threshold = 2
+        self._create_orderpoint(self.product_office, 0)
+        self.assertEqual(template._montanes_get_low_stock_thresholds(), {template.id: 2})
+
     # ------------------------------------------------------------
     # Product validation
     # ------------------------------------------------------------
@@ -546,7 +598,8 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self.assertEqual(values['name'], 'OFP-•••••-•••••-•••••-KEY01')
         self.assertEqual(values['display_name'], 'OFP-•••••-•••••-•••••-KEY01')
         self.assertEqual(lot.with_user(self.user_service).read(['name'])[0]['name'],
-                         'OFP-LIFEA-AAAAA-AAAAA-KEY01')
+                         'OFP-•••••-•••••-•••••-KEY01',
+                         "The service team reads keys through the logged Reveal Key button.")
         self.assertEqual(lot.with_user(warehouse_user).name, 'OFP-LIFEA-AAAAA-AAAAA-KEY01',
                          "Code reading the field still gets the key.")
 

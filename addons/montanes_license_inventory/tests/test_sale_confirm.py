@@ -1,4 +1,5 @@
 from dateutil.relativedelta import relativedelta
+from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
 from odoo import fields
@@ -127,6 +128,31 @@ class TestSaleConfirm(MontanesLicenseCommon):
             f"No hay claves suficientes de «{self.product_erp.display_name}»: faltan 1.",
         )
 
+    def test_negative_key_quantity_message(self):
+        order = self._create_order([(self.product_erp, -1, 1490.0)])
+        with self.assertRaises(UserError) as error:
+            order.action_confirm()
+        self.assertEqual(
+            error.exception.args[0],
+            f"The quantity of “{self.product_erp.display_name}” on order {order.name} is -1: a "
+            "licence key line cannot have a negative quantity. Enter the number of keys to "
+            "deliver, or remove the line.",
+        )
+        self.assertEqual(order.state, 'draft')
+
+    def test_negative_key_quantity_message_in_spanish(self):
+        self.env['res.lang']._activate_lang('es_ES')
+        self.env['ir.module.module']._load_module_terms(['montanes_license_inventory'], ['es_ES'])
+        order = self._create_order([(self.product_erp, -2, 1490.0)])
+        with self.assertRaises(UserError) as error:
+            order.with_context(lang='es_ES').action_confirm()
+        self.assertEqual(
+            error.exception.args[0],
+            f"La cantidad de «{self.product_erp.display_name}» en el pedido {order.name} es -2: "
+            "una línea de claves de licencia no puede tener una cantidad negativa. Indique el "
+            "número de claves que se deben entregar o elimine la línea.",
+        )
+
     def test_perpetual_licence_has_no_end(self):
         order = self._create_order([(self.product_office, 1, 249.0)])
         order.action_confirm()
@@ -182,8 +208,57 @@ class TestSaleConfirm(MontanesLicenseCommon):
         self.assertTrue(product.is_storable)
         self.assertEqual(product.tracking, 'serial')
         self.assertEqual(product.invoice_policy, 'order')
+        self.assertTrue(product.use_expiration_date)
         with self.assertRaises(ValidationError):
             product.tracking = 'lot'
+
+    # ------------------------------------------------------------
+    # Activation deadline: lot expiration date, first expiring first out
+    # ------------------------------------------------------------
+
+    def test_confirm_takes_first_expiring_key(self):
+        self._import_keys(HEADER + (
+            "AV-CORP-1Y;AVC-FEFOA-AAAAA-AAAAA-LATER;01/01/2029;\r\n"
+            "AV-CORP-1Y;AVC-FEFOB-BBBBB-BBBBB-NODAY;;\r\n"
+            "AV-CORP-1Y;AVC-FEFOC-CCCCC-CCCCC-FIRST;01/06/2028;\r\n"
+        ))
+        delivered_keys = []
+        for _order in range(3):
+            order = self._create_order([(self.product_antivirus, 1, 39.90)])
+            order.action_confirm()
+            delivered_keys.append(order.montanes_license_ids.sudo().key)
+        self.assertEqual(delivered_keys, [
+            'AVC-FEFOC-CCCCC-CCCCC-FIRST',
+            'AVC-FEFOA-AAAAA-AAAAA-LATER',
+            'AVC-FEFOB-BBBBB-BBBBB-NODAY',
+        ])
+
+    def test_fefo_removal_order_matches_odoo(self):
+        """Odoo's FEFO removal order puts first the key that the confirmation takes first."""
+        lots = self._import_keys(HEADER + (
+            "AV-CORP-1Y;AVC-FEFOA-AAAAA-AAAAA-LATER;01/01/2029;\r\n"
+            "AV-CORP-1Y;AVC-FEFOC-CCCCC-CCCCC-FIRST;01/06/2028;\r\n"
+        )).lot_ids
+        fefo = self.env.ref('product_expiry.removal_fefo')
+        domain = self.env['stock.quant']._get_gather_domain(
+            self.product_antivirus, self.stock_location)
+        first_quant = self.env['stock.quant'].search(
+            domain, order=self.env['stock.quant']._get_removal_strategy_order(fefo.method),
+            limit=1)
+        self.assertEqual(first_quant.lot_id, lots.filtered(
+            lambda lot: lot.name == 'AVC-FEFOC-CCCCC-CCCCC-FIRST'))
+
+    def test_confirm_skips_expired_key(self):
+        lots = self._import_keys(HEADER + "AV-CORP-1Y;AVC-EXPRA-AAAAA-AAAAA-KEY99;01/06/2028;\r\n").lot_ids
+        with freeze_time('2028-06-02'):
+            order = self._create_order([(self.product_antivirus, 1, 39.90)])
+            with self.assertRaises(UserError) as error:
+                order.action_confirm()
+            self.assertTrue(lots.product_expiry_alert)
+        self.assertEqual(
+            error.exception.args[0],
+            f"Not enough keys in stock for “{self.product_antivirus.display_name}”: 1 missing.",
+        )
 
     def test_two_step_delivery_reaches_customer(self):
         self.warehouse.delivery_steps = 'pick_ship'

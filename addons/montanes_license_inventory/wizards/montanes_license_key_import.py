@@ -22,6 +22,9 @@ ACTIVATION_DATE_FORMAT = '%d/%m/%Y'
 # Keys from the current vendors are four groups of five letters or digits after the product
 # prefix, for example MSERP-76NM8-MG6VK-FC36L-AEDCN. A product's own key pattern replaces it.
 DEFAULT_KEY_BODY_PATTERN = r'[A-Z0-9]{5}(?:-[A-Z0-9]{5}){3}'
+# Maximum length of a key, in characters. Vendor keys have about 30, and the bound keeps the
+# time of matching a key against its product's pattern small.
+MAX_KEY_LENGTH = 100
 
 
 
@@ -182,6 +185,20 @@ class MontanesLicenseKeyImport(models.TransientModel):
                     "The product “%(product)s” is not a key licence.",
                     product=product.display_name))
                 continue
+            if len(key) > MAX_KEY_LENGTH:
+                reject('bad_format', self.env._(
+                    "The key is %(length)s characters long: keys have at most %(max)s "
+                    "characters.",
+                    length=len(key), max=MAX_KEY_LENGTH))
+                continue
+            if not self._is_key_pattern_safe(product):
+                reject('unsafe_pattern', self.env._(
+                    "The key pattern “%(pattern)s” of “%(product)s” contains a nested "
+                    "quantifier, which can make the import hang. Correct the pattern on the "
+                    "product and import the file again.",
+                    pattern=product.montanes_key_pattern,
+                    product=product.display_name))
+                continue
             if not self._is_key_format_valid(key, product):
                 reject('bad_format', self.env._(
                     "The key does not have the format of “%(product)s”: it must be "
@@ -251,6 +268,16 @@ class MontanesLicenseKeyImport(models.TransientModel):
         return set(existing.mapped('name'))
 
     @api.model
+    def _is_key_pattern_safe(self, product):
+        """Return whether the product's key pattern is safe to match.
+
+        The product constraint checks patterns on save. This check also catches patterns saved
+        before that constraint existed or written with SQL.
+        """
+        pattern = product.montanes_key_pattern
+        return not pattern or self.env['product.template'].montanes_is_key_pattern_safe(pattern)
+
+    @api.model
     def _is_key_format_valid(self, key, product):
         prefix = self.env['stock.lot'].montanes_normalize_key(
             product.montanes_key_prefix, product)
@@ -278,11 +305,15 @@ class MontanesLicenseKeyImport(models.TransientModel):
                 "The company %(company)s has no warehouse to receive the keys into. "
                 "Create a warehouse first.", company=company.name))
 
-        lots = self.env['stock.lot'].create([{
+        Lot = self.env['stock.lot']
+        lots = Lot.create([{
             'name': row['key'],
             'product_id': row['product'].id,
             'company_id': company.id,
-            'montanes_activation_deadline': row['deadline'],
+            'expiration_date': (
+                Lot.montanes_get_deadline_expiration_date(row['deadline'])
+                if row['deadline'] else False
+            ),
         } for row in valid_rows])
         quants = self.env['stock.quant'].with_context(
             inventory_mode=True,

@@ -24,6 +24,7 @@ class MontanesLicenseKeyImportLine(models.TransientModel):
             ('unknown_product', "Unknown product reference"),
             ('not_key_product', "Product is not a key licence"),
             ('bad_format', "Key format does not match the product"),
+            ('unsafe_pattern', "Unsafe key pattern of the product"),
             ('bad_date', "Invalid activation deadline"),
             ('expired', "Activation deadline already past"),
             ('duplicate_in_file', "Key listed twice in the file"),
