@@ -3,6 +3,7 @@ from . import montanes_campaign_holiday
 from . import montanes_campaign
 from . import montanes_campaign_step
 from . import montanes_campaign_participant
+from . import montanes_campaign_address
 from . import montanes_campaign_trace
 from . import montanes_campaign_optout
 from . import mailing_mailing

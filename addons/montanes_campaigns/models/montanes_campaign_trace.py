@@ -18,6 +18,9 @@ _logger = logging.getLogger(__name__)
 PROCESS_CHUNK_SIZE = 200
 # Window over which the weekly cap counts the e-mails of an address.
 CAP_PERIOD = timedelta(days=7)
+# Wait before retrying an address that another worker was mailing at the same
+# moment: long enough for that worker to commit its chunk.
+CAP_RETRY_DELAY = timedelta(minutes=1)
 
 
 class MontanesCampaignTrace(models.Model):
@@ -353,12 +356,27 @@ class MontanesCampaignTrace(models.Model):
         """Postpone the activities of addresses that reached the weekly cap,
         and return the others.
 
-        NOTE: the count reads committed e-mails only, so two workers sending
-        different campaigns to one address at the same moment can exceed
-        the cap by one e-mail."""
+        The address rows are locked before the e-mails are counted, so two
+        workers that send different campaigns to one address at the same
+        moment cannot both see it under the cap. The worker that loses the
+        race retries those addresses a minute later, on a new snapshot."""
         cap = self.campaign_id.company_id.montanes_campaign_weekly_cap
         if not cap or not self:
             return self
+        emails = self.participant_id.mapped("email_normalized")
+        contended = self.env["montanes.campaign.address"].sudo()._lock_addresses(emails, now)
+        retried = self.filtered(lambda activity: activity.participant_id.email_normalized in contended)
+        if retried:
+            retried.write({
+                "schedule_date": now + CAP_RETRY_DELAY,
+                "state_msg": self.env._("Postponed: another worker was sending to this address."),
+            })
+            self.env.ref("montanes_campaigns.ir_cron_montanes_campaign_process")._trigger(now + CAP_RETRY_DELAY)
+        activities = self - retried
+        if not activities:
+            return activities
+
+        self.flush_model()
         self.env.cr.execute(SQL(
             """SELECT participant.email_normalized, COUNT(*), MIN(activity.date_done)
                  FROM montanes_campaign_trace activity
@@ -368,20 +386,24 @@ class MontanesCampaignTrace(models.Model):
                   AND activity.date_done > %s
                   AND participant.email_normalized = ANY(%s)
              GROUP BY participant.email_normalized""",
-            now - CAP_PERIOD, self.participant_id.mapped("email_normalized"),
+            now - CAP_PERIOD, activities.participant_id.mapped("email_normalized"),
         ))
-        capped = {email: oldest for email, count, oldest in self.env.cr.fetchall() if count >= cap}
-        if not capped:
-            return self
-        postponed = self.filtered(lambda activity: activity.participant_id.email_normalized in capped)
-        for activity in postponed:
-            release_date = capped[activity.participant_id.email_normalized] + CAP_PERIOD
+        sent_by_email = {email: (count, oldest) for email, count, oldest in self.env.cr.fetchall()}
+        postponed = self.browse()
+        for activity in activities:
+            email = activity.participant_id.email_normalized
+            count, oldest = sent_by_email.get(email, (0, now))
+            if count < cap:
+                # Activities later in this chunk count this e-mail too.
+                sent_by_email[email] = (count + 1, oldest)
+                continue
+            postponed |= activity
             activity.write({
-                "schedule_date": activity.campaign_id._apply_send_window(release_date, activity.participant_id.tz),
+                "schedule_date": activity.campaign_id._apply_send_window(oldest + CAP_PERIOD, activity.participant_id.tz),
                 "state_msg": self.env._("Postponed: the address reached the weekly cap of %(cap)s e-mails.",
                                         cap=cap),
             })
-        return self - postponed
+        return activities - postponed
 
     def _split_ab_variants(self):
         """Return the activities per version: all on A without an A/B test

@@ -562,6 +562,8 @@ class TestCampaignEngine(CampaignEngineCommon):
 class TestCampaignWorkers(CampaignEngineCommon):
     """Runs on committed data with real cursors, as cron workers do."""
 
+    disable_weekly_cap = False
+
     def setUp(self):
         super().setUp()
         with self._real_env() as env:
@@ -586,11 +588,20 @@ class TestCampaignWorkers(CampaignEngineCommon):
             })
             campaign.action_launch()
             self.campaign_id = campaign.id
+        self.other_campaign_ids = []
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):
+        for campaign_id in [self.campaign_id, *self.other_campaign_ids]:
+            self._delete_campaign(campaign_id)
         with self._real_env() as env:
-            campaign = env["montanes.campaign"].browse(self.campaign_id)
+            env["crm.lead"].browse(self.lead_ids).unlink()
+            env["crm.tag"].browse(self.tag_id).unlink()
+            env["montanes.campaign.address"].search([("email_normalized", "=like", "trabajador%")]).unlink()
+
+    def _delete_campaign(self, campaign_id):
+        with self._real_env() as env:
+            campaign = env["montanes.campaign"].browse(campaign_id)
             mailings = campaign.step_ids.mailing_id
             env["mail.mail"].search([("mailing_id", "in", mailings.ids)]).unlink()
             env["mailing.trace"].search([("mass_mailing_id", "in", mailings.ids)]).unlink()
@@ -602,8 +613,6 @@ class TestCampaignWorkers(CampaignEngineCommon):
             mailings.unlink()
             campaign.unlink()
             utm_campaign.unlink()
-            env["crm.lead"].browse(self.lead_ids).unlink()
-            env["crm.tag"].browse(self.tag_id).unlink()
 
     def _count_mails(self):
         with self._real_env() as env:
@@ -639,6 +648,84 @@ class TestCampaignWorkers(CampaignEngineCommon):
         self.assertEqual(sorted(results.values()), [0, 10], "One worker takes the batch, the other skips it")
         mailed, participant_ids = self._count_mails()
         self.assertEqual(mailed, sorted(participant_ids), "One e-mail per participant")
+        with self._real_env() as env:
+            traces = env["mailing.trace"].search([
+                ("mass_mailing_id", "in", env["montanes.campaign"].browse(self.campaign_id).step_ids.mailing_id.ids),
+            ])
+            self.assertEqual(sorted(traces.mapped("res_id")), sorted(participant_ids),
+                             "One mailing trace per step and participant")
+
+    def _run_two_workers(self, first_campaign_id, second_campaign_id):
+        """Run the due activities of two campaigns in two threads, each on
+        its own cursor. Both threads claim their chunk before either sends,
+        so each counts the weekly cap before the other commits.
+
+        :return: e-mails queued by each worker, and the errors raised
+        """
+        barrier = threading.Barrier(2)
+        original = MontanesCampaignTrace._execute_email
+        results = {}
+        errors = []
+
+        def execute_email_together(activities, now):
+            barrier.wait(timeout=30)
+            return original(activities, now)
+
+        def work(name, env, campaign_id):
+            try:
+                campaigns = env["montanes.campaign"].browse(campaign_id)
+                results[name] = env["montanes.campaign.trace"]._process_due(campaigns=campaigns)
+            except Exception as error:  # noqa: BLE001 - reported by the assertion of the caller
+                errors.append(error)
+                barrier.abort()
+
+        with self._real_env() as first_env, self._real_env() as second_env, \
+                patch.object(MontanesCampaignTrace, "_execute_email", execute_email_together):
+            threads = [
+                threading.Thread(target=work, args=("first", first_env, first_campaign_id)),
+                threading.Thread(target=work, args=("second", second_env, second_campaign_id)),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        return results, errors
+
+    def test_weekly_cap_two_workers(self):
+        with self._real_env() as env:
+            previous_cap = env.company.montanes_campaign_weekly_cap
+            env.company.montanes_campaign_weekly_cap = 1
+            self.addCleanup(self._set_weekly_cap, previous_cap)
+            other = env["montanes.campaign"].browse(self.campaign_id).copy({"name": "Trabajadores 2 (pruebas)"})
+            other.action_launch()
+            self.other_campaign_ids.append(other.id)
+
+        results, errors = self._run_two_workers(self.campaign_id, other.id)
+
+        self.assertFalse(errors)
+        self.assertEqual(sorted(results.values()), [0, 10],
+                         "The worker that locks the addresses second sends none of them")
+        with self._real_env() as env:
+            campaigns = env["montanes.campaign"].browse([self.campaign_id, other.id])
+            mails = env["mail.mail"].search([("mailing_id", "in", campaigns.step_ids.mailing_id.ids)])
+            self.assertEqual(len(mails), 10)
+            self.assertEqual(len(set(mails.mapped("email_to"))), 10, "One e-mail per address with a cap of 1")
+            waiting = campaigns.participant_ids.trace_ids.filtered(lambda activity: activity.state == "scheduled")
+            self.assertEqual(len(waiting), 10)
+            self.assertEqual(set(waiting.mapped("state_msg")),
+                             {"Postponed: another worker was sending to this address."})
+            sent_at = max(campaigns.participant_ids.trace_ids.filtered("date_done").mapped("date_done"))
+
+        # The next run counts the committed e-mails and waits for the week.
+        with freeze_time(sent_at + timedelta(minutes=2)), self._real_env() as env:
+            self.assertEqual(env["montanes.campaign.trace"]._process_due(), 0)
+        with self._real_env() as env:
+            waiting = env["montanes.campaign.trace"].browse(waiting.ids)
+            self.assertEqual(set(waiting.mapped("schedule_date")), {sent_at + timedelta(days=7)})
+
+    def _set_weekly_cap(self, cap):
+        with self._real_env() as env:
+            env.company.montanes_campaign_weekly_cap = cap
 
     def test_crash_after_half_batch(self):
         original = MontanesCampaignTrace._send_mailing
