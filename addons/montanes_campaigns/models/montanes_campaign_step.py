@@ -1,5 +1,4 @@
 import re
-from ast import literal_eval
 from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
@@ -8,7 +7,9 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.fields import Command, Domain
+from odoo.fields import Command
+
+from .domain_check import parse_domain
 
 # "{{ expression }}" in the text of a body, the placeholder syntax of
 # subjects. The step mailing turns it into a QWeb t-out node.
@@ -577,20 +578,18 @@ class MontanesCampaignStep(models.Model):
 
     def _get_condition_domain(self):
         """Return the condition as a Domain on the target model, or raise a
-        ValidationError naming the step when it is not a valid filter."""
+        ValidationError naming the step and the wrong part when it is not a
+        valid filter."""
         self.ensure_one()
         try:
-            domain = Domain(literal_eval(self.condition_domain or "[]"))
-            domain.validate(self.env[self.campaign_id.target_model])
-        except (SyntaxError, ValueError, TypeError, KeyError) as error:
+            return parse_domain(self.env, self.campaign_id.target_model, self.condition_domain)
+        except ValueError as error:
             raise ValidationError(self.env._(
-                "The condition of the step %(step)s is not a valid filter: "
-                "%(domain)s (%(error)s). Rebuild it with the filter editor.",
+                "The condition of the step %(step)s is not a valid filter: %(reason)s. "
+                "Correct it or rebuild it with the filter editor.",
                 step=self.name,
-                domain=self.condition_domain,
-                error=error,
+                reason=error.args[0],
             )) from None
-        return domain
 
     def _prepare_mailing_vals(self, variant="a"):
         """Return the values the step mailing copies from the step and its

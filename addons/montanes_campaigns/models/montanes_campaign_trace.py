@@ -268,8 +268,9 @@ class MontanesCampaignTrace(models.Model):
         validity = step._get_validity()
         if validity:
             late = activities.filtered(lambda activity: activity.schedule_date + validity < now)
+            unit_labels = dict(step._fields["validity_unit"]._description_selection(self.env))
             late._cancel(self.env._("More than %(validity)s %(unit)s late.",
-                                    validity=step.validity_value, unit=step.validity_unit))
+                                    validity=step.validity_value, unit=unit_labels[step.validity_unit]))
             activities -= late
 
         if step.trigger_type in NEGATIVE_OUTCOME_TRIGGERS:
@@ -367,6 +368,10 @@ class MontanesCampaignTrace(models.Model):
         contended = self.env["montanes.campaign.address"].sudo()._lock_addresses(emails, now)
         retried = self.filtered(lambda activity: activity.participant_id.email_normalized in contended)
         if retried:
+            _logger.info(
+                "Weekly cap: another worker is mailing %s addresses, activities %s retried in %s",
+                len(contended), retried.ids, CAP_RETRY_DELAY,
+            )
             retried.write({
                 "schedule_date": now + CAP_RETRY_DELAY,
                 "state_msg": self.env._("Postponed: another worker was sending to this address."),

@@ -529,6 +529,77 @@ class TestCampaignEngine(CampaignEngineCommon):
                 "campaign_id": campaign.id, "name": "Espera", "step_type": "wait", "delay_value": 0,
             })
 
+    def test_invalid_segment_names_wrong_part(self):
+        campaign = self._create_campaign(self.env)
+        cases = [
+            ("[('stage_id', '=']",
+             "the text is not a list of conditions. Check its brackets, commas and quotes"),
+            ("'stage_id'", "the text is not a list of conditions between square brackets"),
+            ("[('stage_id', '=')]",
+             "('stage_id', '=') is not a condition. Write each condition as ('field', 'operator', value)"),
+            ("[('no_such_field', '=', 1)]", "the field no_such_field does not exist on Lead"),
+            ("[('stage_id.no_such_field', '=', 1)]", "the field stage_id.no_such_field does not exist on CRM Stages"),
+            ("[('stage_id', 'equals', 1)]",
+             "the operator 'equals' of the condition on stage_id does not exist. "
+             "Use one of =, !=, in, not in, ilike, not ilike, <, <=, >, >="),
+            ("[('date_deadline', '=', 'mañana')]",
+             "the value 'mañana' does not fit the field date_deadline. Enter a value of the field's type"),
+            ("['&', ('id', '=', 1)]", "the conditions are not combined correctly. Check the operators &, | and !"),
+        ]
+        for segment, reason in cases:
+            with self.subTest(segment=segment), self.assertRaises(ValidationError) as caught:
+                campaign.segment_domain = segment
+            self.assertEqual(
+                caught.exception.args[0],
+                f"The segment of the campaign Motor (pruebas) is not a valid filter: {reason}. "
+                "Correct it or rebuild it with the filter editor.",
+            )
+
+    def test_invalid_condition_names_field(self):
+        campaign = self._create_campaign(self.env)
+        with self.assertRaises(ValidationError) as caught:
+            self.env["montanes.campaign.step"].create({
+                "campaign_id": campaign.id, "name": "¿Caliente?", "step_type": "condition",
+                "condition_domain": "[('montanes_banda', '=', 'hot')]",
+            })
+        self.assertEqual(
+            caught.exception.args[0],
+            "The condition of the step ¿Caliente? is not a valid filter: the field montanes_banda "
+            "does not exist on Lead. Correct it or rebuild it with the filter editor.",
+        )
+
+    def test_window_error_shows_clock_hours(self):
+        campaign = self._create_campaign(self.env)
+        with self.assertRaises(ValidationError) as caught:
+            campaign.write({"window_enabled": True, "window_hour_from": 18.0, "window_hour_to": 9.5})
+        self.assertEqual(
+            caught.exception.args[0],
+            "The send window of the campaign Motor (pruebas) allows no hour: it goes from 18:00 "
+            "to 09:30. The start must be before the end, between 00:00 and 24:00.",
+        )
+
+    def test_filter_errors_in_spanish(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"].search([("name", "=", "montanes_campaigns")])._load_module_terms(
+            ["montanes_campaigns"], ["es_ES"], overwrite=True,
+        )
+        campaign = self._create_campaign(self.env).with_context(lang="es_ES")
+        with self.assertRaises(ValidationError) as caught:
+            campaign.segment_domain = "[('no_such_field', '=', 1)]"
+        self.assertEqual(
+            caught.exception.args[0],
+            "El segmento de la campaña Motor (pruebas) no es un filtro válido: el campo "
+            "no_such_field no existe en Lead. Corríjalo o vuelva a crearlo con el "
+            "editor de filtros.",
+        )
+        with self.assertRaises(ValidationError) as caught:
+            campaign.write({"window_enabled": True, "window_hour_from": 9.0, "window_hour_to": 8.0})
+        self.assertEqual(
+            caught.exception.args[0],
+            "La ventana de envío de la campaña Motor (pruebas) no permite ninguna hora: va de "
+            "09:00 a 08:00. El inicio debe ser anterior al fin, entre 00:00 y 24:00.",
+        )
+
     # ------------------------------------------------------------
     # Real SMTP and tracking
     # ------------------------------------------------------------
