@@ -349,7 +349,7 @@ class MontanesCampaignTrace(models.Model):
 
         # 4. Send each version to its participants.
         queued_count = 0
-        for variant, variant_activities in activities._split_ab_variants().items():
+        for variant, variant_activities in activities._split_ab_variants(now).items():
             queued_count += variant_activities._send_mailing(step._get_or_create_mailing(variant), variant, now)
         return queued_count
 
@@ -410,30 +410,46 @@ class MontanesCampaignTrace(models.Model):
             })
         return activities - postponed
 
-    def _split_ab_variants(self):
-        """Return the activities per version: all on A without an A/B test
-        or once a winner is known, else alternating until each version has
-        reached the test size."""
+    def _split_ab_variants(self, now):
+        """Return the activities per version.
+
+        Without an A/B test, or once the winner is known, all go to one
+        version. During the test the versions alternate until each one has
+        reached the test size. The next participants wait until the decision
+        date, ab_wait_hours after the last test e-mail.
+        """
         step = self.step_id
         if not step.ab_enabled:
             return {"a": self}
-        if not step.ab_winner:
+        if not step.ab_winner and step.ab_decision_date and step.ab_decision_date <= now:
             step._montanes_choose_ab_winner()
         if step.ab_winner:
             return {step.ab_winner: self}
+
         sent = defaultdict(int)
         for variant, count in self._read_group(
             [("step_id", "=", step.id), ("variant", "!=", False)], ["variant"], ["__count"],
         ):
             sent[variant] = count
         variants = defaultdict(lambda: self.browse())
+        waiting = self.browse()
         for activity in self:
             if sent["a"] >= step.ab_test_size and sent["b"] >= step.ab_test_size:
-                variant = "a"
-            else:
-                variant = "a" if sent["a"] <= sent["b"] else "b"
+                waiting |= activity
+                continue
+            variant = "a" if sent["a"] <= sent["b"] else "b"
             sent[variant] += 1
             variants[variant] |= activity
+        test_complete = sent["a"] >= step.ab_test_size and sent["b"] >= step.ab_test_size
+        if test_complete and not step.ab_decision_date:
+            # The last test e-mails go out now.
+            step.ab_decision_date = now + timedelta(hours=step.ab_wait_hours)
+            self.env.ref("montanes_campaigns.ir_cron_montanes_campaign_process")._trigger(step.ab_decision_date)
+        if waiting:
+            waiting.write({
+                "schedule_date": step.ab_decision_date,
+                "state_msg": self.env._("Waiting for the winner of the A/B test."),
+            })
         return dict(variants)
 
     def _send_mailing(self, mailing, variant, now):

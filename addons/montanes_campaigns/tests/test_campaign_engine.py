@@ -374,27 +374,79 @@ class TestCampaignEngine(CampaignEngineCommon):
         self.assertEqual(len(first.mailing_id.mailing_trace_ids), 2)
         self.assertEqual(len(second.mailing_id.mailing_trace_ids), 2)
 
-    def test_ab_test_picks_winner(self):
-        campaign = self._create_campaign(self.env, steps=[{
+    def _create_ab_campaign(self, criterion="opened", wait_hours=24):
+        return self._create_campaign(self.env, steps=[{
             "name": "A/B", "subject": "Versión A", "body_html": "<p>A</p>",
             "ab_enabled": True, "subject_b": "Versión B", "body_html_b": "<p>B</p>",
-            "ab_test_size": 2, "ab_criterion": "opened",
+            "ab_test_size": 2, "ab_criterion": criterion, "ab_wait_hours": wait_hours,
         }])
+
+    def test_ab_test_picks_winner(self):
+        campaign = self._create_ab_campaign()
         step = campaign.step_ids
         self._create_leads(self.env, 4)
         with freeze_time(SEND_TIME):
             campaign.action_launch()
             # Only the first four are mailed: two per version.
-            campaign._process_steps()
+            self.assertEqual(campaign._process_steps(), 4)
+        self.assertEqual(step.ab_decision_date, SEND_TIME + timedelta(hours=24))
         activities = campaign.participant_ids.trace_ids
         self.assertEqual(sorted(activities.mapped("variant")), ["a", "a", "b", "b"])
-        activities.filtered(lambda a: a.variant == "b").mailing_trace_id.set_opened()
-        self._create_leads(self.env, 2, prefix="tarde")
+        version_a = activities.filtered(lambda a: a.variant == "a").mailing_trace_id
+        version_b = activities.filtered(lambda a: a.variant == "b").mailing_trace_id
+
         with freeze_time(SEND_TIME + timedelta(hours=1)):
-            campaign._process_steps()
-        self.assertEqual(step.ab_winner, "b")
+            version_b[0].set_opened()
+            version_a[0].montanes_machine_open_count = 5
+            self._create_leads(self.env, 2, prefix="tarde")
+            self.assertEqual(campaign._process_steps(), 0, "Later participants wait for the choice")
+        self.assertFalse(step.ab_winner, "B leads after one hour, but the winner is not chosen yet")
         late = campaign.participant_ids.filtered(lambda p: p.email_normalized.startswith("tarde")).trace_ids
-        self.assertEqual(set(late.mapped("variant")), {"b"})
+        self.assertEqual(set(late.mapped("state")), {"scheduled"})
+        self.assertEqual(set(late.mapped("schedule_date")), {SEND_TIME + timedelta(hours=24)})
+        self.assertEqual(set(late.mapped("state_msg")), {"Waiting for the winner of the A/B test."})
+
+        # Both A e-mails are opened before the decision date; an open after it does not count.
+        with freeze_time(SEND_TIME + timedelta(hours=23, minutes=59)):
+            version_a.set_opened()
+        with freeze_time(SEND_TIME + timedelta(hours=23, minutes=59, seconds=59)):
+            self.assertEqual(campaign._process_steps(), 0)
+        with freeze_time(SEND_TIME + timedelta(hours=24, minutes=1)):
+            version_b[1].set_opened()
+            self.assertEqual(campaign._process_steps(), 2)
+        self.assertEqual(step.ab_winner, "a", "Two human opens of A against one of B by the decision date")
+        self.assertEqual(set(late.mapped("variant")), {"a"})
+        self.assertEqual(set(late.mapped("state")), {"processed"})
+
+    def test_ab_test_tie_keeps_a(self):
+        campaign = self._create_ab_campaign(criterion="clicked", wait_hours=2)
+        step = campaign.step_ids
+        self._create_leads(self.env, 5)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            self.assertEqual(campaign._process_steps(), 4)
+        traces = campaign.participant_ids.trace_ids.filtered("variant").sorted("id")
+        with freeze_time(SEND_TIME + timedelta(hours=1)):
+            traces.filtered(lambda a: a.variant == "a")[:1].mailing_trace_id.set_clicked()
+            traces.filtered(lambda a: a.variant == "b")[:1].mailing_trace_id.set_clicked()
+        with freeze_time(SEND_TIME + timedelta(hours=2)):
+            self.assertEqual(campaign._process_steps(), 1)
+        self.assertEqual(step.ab_winner, "a", "One click each: the tie keeps version A")
+
+    def test_ab_test_replies_pick_b(self):
+        campaign = self._create_ab_campaign(criterion="replied", wait_hours=0)
+        step = campaign.step_ids
+        self._create_leads(self.env, 4)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+            self.assertEqual(step.ab_decision_date, SEND_TIME)
+            traces = campaign.participant_ids.trace_ids
+            traces.filtered(lambda a: a.variant == "a").mailing_trace_id.set_opened()
+            traces.filtered(lambda a: a.variant == "b")[:1].mailing_trace_id.set_replied()
+            self._create_leads(self.env, 1, prefix="tarde")
+            self.assertEqual(campaign._process_steps(), 1)
+        self.assertEqual(step.ab_winner, "b", "Opens do not count when the winner is chosen on replies")
 
     def test_lead_created_trigger(self):
         campaign = self._create_campaign(self.env, trigger_type="lead_created")
