@@ -1,10 +1,57 @@
 from odoo import models
+from odoo.exceptions import UserError
 
 PARTICIPANT_MODEL = "montanes.campaign.participant"
 
 
 class MailingMailing(models.Model):
     _inherit = "mailing.mailing"
+
+    # ------------------------------------------------------------
+    # MANUAL SENDING OF CAMPAIGN STEPS
+    # ------------------------------------------------------------
+
+    def action_launch(self):
+        self._montanes_check_not_campaign_step()
+        return super().action_launch()
+
+    def action_schedule(self):
+        self._montanes_check_not_campaign_step()
+        return super().action_schedule()
+
+    def action_put_in_queue(self):
+        self._montanes_check_not_campaign_step()
+        return super().action_put_in_queue()
+
+    def action_send_mail(self, res_ids=None):
+        self._montanes_check_not_campaign_step()
+        return super().action_send_mail(res_ids=res_ids)
+
+    def _montanes_check_not_campaign_step(self):
+        """Raise a UserError when one of these mailings sends a campaign step.
+
+        Sent by hand, a step mailing would reach every running participant
+        that it has not traced yet, including participants whose step is
+        not due. The campaign sends it to each participant when the step is
+        due. The test send (mailing.mailing.test) stays allowed.
+        """
+        step_mailings = self.filtered(lambda mailing: mailing.mailing_model_real == PARTICIPANT_MODEL)
+        if not step_mailings:
+            return
+        # sudo: a mailing user may not read the campaign of another company.
+        step = self.env["montanes.campaign.step"].sudo().search(
+            ["|", ("mailing_id", "in", step_mailings.ids), ("mailing_b_id", "in", step_mailings.ids)],
+            limit=1,
+        )
+        raise UserError(self.env._(
+            "The mailing %(mailing)s sends the step %(step)s of the automated campaign "
+            "%(campaign)s, which mails each participant when the step is due. It cannot be "
+            "sent, scheduled or queued by hand: launch or stop the campaign instead. Use "
+            "the Test button to send it to yourself.",
+            mailing=step_mailings[0].name,
+            step=step.name or "-",
+            campaign=step.campaign_id.name or "-",
+        ))
 
     def _get_unsubscribe_url(self, email_to, res_id):
         """Send the recipients of campaign steps to the campaign unsubscribe

@@ -3,7 +3,7 @@ import threading
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 from odoo.tests import Form, freeze_time, tagged
 from odoo.tools import mute_logger
@@ -507,6 +507,51 @@ class TestCampaignEngine(CampaignEngineCommon):
         preview.action_send_test()
         mail = self.env["mail.mail"].search([("email_to", "ilike", "yo@montanessoluciones.example")])
         self.assertEqual(mail.subject, "[Test] Hola Contacto cliente 0")
+
+    def test_step_mailing_not_sent_by_hand(self):
+        self._create_leads(self.env, 2)
+        campaign = self._create_campaign(self.env)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        mailing = campaign.step_ids.mailing_id
+        late_lead = self._create_leads(self.env, 1, prefix="tarde")
+        with freeze_time(SEND_TIME):
+            campaign._process_steps()
+        self.assertEqual(len(self._mails_of(campaign)), 3)
+        late_participant = campaign.participant_ids.filtered(lambda p: p.lead_id == late_lead)
+        late_participant.trace_ids.mailing_trace_id.unlink()
+        expected = (
+            "The mailing Motor (pruebas) - Hola sends the step Hola of the automated campaign "
+            "Motor (pruebas), which mails each participant when the step is due. It cannot be "
+            "sent, scheduled or queued by hand: launch or stop the campaign instead. Use the "
+            "Test button to send it to yourself."
+        )
+        for action in ("action_launch", "action_schedule", "action_put_in_queue", "action_send_mail",
+                       "action_retry_failed"):
+            with self.subTest(action=action), self.assertRaises(UserError) as caught:
+                getattr(mailing.with_user(self.env.ref("base.user_admin")), action)()
+            self.assertEqual(caught.exception.args[0], expected)
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(len(self._mails_of(campaign)), 3, "No e-mail was queued by hand")
+
+        inbox = self._start_smtp()
+        self.env.user.email = "yo@montanessoluciones.example"
+        self.env["mailing.mailing.test"].create({
+            "mass_mailing_id": mailing.id, "email_to": "yo@montanessoluciones.example",
+        }).send_mail_test()
+        self.assertIn("yo@montanessoluciones.example", inbox.recipients(), "The test send to oneself still works")
+        self.assertFalse([address for address in inbox.recipients() if address.endswith("@motor.example")],
+                         "No participant receives the test send")
+        self.assertEqual(len(self._mails_of(campaign)), 3)
+
+        other = self.env["mailing.mailing"].create({
+            "name": "Boletín", "subject": "Boletín", "body_html": "<p>Boletín</p>",
+            "mailing_model_id": self.env["ir.model"]._get_id("crm.lead"),
+            "mailing_domain": repr([("id", "in", late_lead.ids)]),
+        })
+        other.action_put_in_queue()
+        self.assertEqual(other.state, "in_queue", "Other mailings are queued as usual")
 
     def test_revenue_through_utm(self):
         if "sale.order" not in self.env:
