@@ -94,3 +94,28 @@ def _find_invalid_value(env, model, parsed):
                 field=item[0],
             )
     return env._("the conditions are not combined correctly. Check the operators &, | and !")
+
+
+def describe_unsearchable_path(env, model_name, field_path):
+    """Return a translated reason why the current user cannot filter
+    model_name on field_path: a model or field they may not read, a field
+    that is not stored, or else a value that does not fit the field."""
+    model = env[model_name]
+    if not model.has_access("read"):
+        return env._("your user cannot read %(model)s", model=env["ir.model"]._get(model._name).name)
+    names = field_path.split(".")
+    for position, name in enumerate(names):
+        field = model._fields.get(name)
+        path = ".".join(names[:position + 1])
+        if field is None:
+            break
+        if not model._has_field_access(field, "read"):
+            return env._("your user cannot read the field %(field)s", field=path)
+        if not field._description_searchable:
+            return env._("the field %(field)s is not stored, so no filter can use it", field=path)
+        if not field.relational:
+            break
+        model = env[field.comodel_name]
+        if not model.has_access("read"):
+            return env._("your user cannot read %(model)s", model=env["ir.model"]._get(model._name).name)
+    return env._("the value does not fit the field %(field)s", field=field_path)

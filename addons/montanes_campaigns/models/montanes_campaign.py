@@ -11,7 +11,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL, email_normalize_all, is_html_empty, ormcache
 
-from .domain_check import parse_domain
+from .domain_check import describe_unsearchable_path, parse_domain
 from .send_window import format_hour, next_allowed_datetime
 
 _logger = logging.getLogger(__name__)
@@ -413,14 +413,15 @@ class MontanesCampaign(models.Model):
         if unsearchable:
             field_path, error_text = unsearchable
             # error_text is Odoo's or PostgreSQL's own message, often in
-            # English: only the field path is shown.
+            # English: the user reads a reason of this module instead.
             _logger.info("Segment of campaign %s rejected on %s: %s", campaign_name, field_path, error_text)
             raise ValidationError(self.env._(
-                "The segment of the campaign %(campaign)s cannot filter on %(field)s: your "
-                "user may not read this field, or the value does not fit it. Remove or "
-                "correct this condition, or ask an administrator to write the segment.",
+                "The segment of the campaign %(campaign)s cannot filter on %(field)s: "
+                "%(reason)s. Remove or correct this condition, or ask an administrator to "
+                "write the segment.",
                 campaign=campaign_name,
                 field=field_path,
+                reason=describe_unsearchable_path(self.env, target_model, field_path),
             ))
 
     # ------------------------------------------------------------
