@@ -592,6 +592,7 @@ class MontanesCampaign(models.Model):
             if remaining_time <= 0:
                 return
         queued_count = self.env["montanes.campaign.trace"]._process_due()
+        self.env["montanes.campaign.participant"]._complete_expired_branches(fields.Datetime.now())
         _logger.info(
             "Automated campaigns: %s campaigns enrolled, %s e-mails queued in %.2fs",
             len(campaigns), queued_count, time.monotonic() - started,

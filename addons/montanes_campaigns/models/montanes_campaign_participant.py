@@ -191,19 +191,73 @@ class MontanesCampaignParticipant(models.Model):
         })
         return running
 
-    def _complete_finished(self):
-        """Mark as completed the running participants with no step left to run."""
+    def _complete_finished(self, now=None):
+        """Mark as completed the running participants with no step left to run.
+
+        A participant keeps running while an outcome branch of one of its
+        e-mails (opened, clicked, replied, bounced) may still start: its time
+        limit has not passed, or it has none, and the opposite branch did not
+        run. Otherwise the branch would start after the completion.
+        """
         running = self.filtered(lambda participant: participant.state == "running")
-        if not running:
-            return
+        if running:
+            self._mark_completed(SQL("participant.id = ANY(%s)", running.ids), now)
+
+    @api.model
+    def _complete_expired_branches(self, now):
+        """Complete the running participants of running campaigns that have
+        nothing scheduled and whose outcome branches can no longer start."""
+        self._mark_completed(SQL(
+            "participant.campaign_id IN (SELECT id FROM montanes_campaign WHERE state = 'running')",
+        ), now)
+
+    @api.model
+    def _mark_completed(self, condition, now=None):
+        """Complete the running participants that match the SQL condition and
+        have neither a scheduled step nor an open outcome branch."""
+        now = now or fields.Datetime.now()
         self.env["montanes.campaign.trace"].flush_model()
-        pending = {
-            participant.id
-            for participant, in self.env["montanes.campaign.trace"].sudo()._read_group(
-                [("participant_id", "in", running.ids), ("state", "=", "scheduled")], ["participant_id"],
-            )
-        }
-        running.filtered(lambda participant: participant.id not in pending).state = "completed"
+        self.env["montanes.campaign.step"].flush_model()
+        self.flush_model()
+        # Raw SQL: one UPDATE checks the scheduled steps and the open branches
+        # of thousands of participants.
+        self.env.cr.execute(SQL(
+            """UPDATE montanes_campaign_participant participant
+                  SET state = 'completed', write_date = %(write_date)s, write_uid = %(uid)s
+                WHERE participant.state = 'running'
+                  AND %(condition)s
+                  AND NOT EXISTS (
+                      SELECT 1 FROM montanes_campaign_trace scheduled
+                       WHERE scheduled.participant_id = participant.id AND scheduled.state = 'scheduled')
+                  AND NOT EXISTS (
+                      SELECT 1
+                        FROM montanes_campaign_trace activity
+                        JOIN montanes_campaign_step child ON child.parent_id = activity.step_id
+                       WHERE activity.participant_id = participant.id
+                         AND activity.state = 'processed'
+                         AND activity.mailing_trace_id IS NOT NULL
+                         AND child.trigger_type IN ('opened', 'clicked', 'replied', 'bounced')
+                         AND (child.delay_value = 0
+                              OR activity.date_done + (child.delay_value || ' ' || child.delay_unit)::interval
+                                 >= %(now)s)
+                         AND NOT EXISTS (
+                             SELECT 1 FROM montanes_campaign_trace started
+                              WHERE started.parent_id = activity.id AND started.step_id = child.id)
+                         AND NOT EXISTS (
+                             SELECT 1 FROM montanes_campaign_trace opposite
+                               JOIN montanes_campaign_step opposite_step ON opposite_step.id = opposite.step_id
+                              WHERE opposite.parent_id = activity.id
+                                AND opposite.state = 'processed'
+                                AND opposite_step.trigger_type = 'not_' || child.trigger_type))
+            RETURNING participant.id""",
+            write_date=fields.Datetime.now(),
+            uid=self.env.uid,
+            condition=condition,
+            now=now,
+        ))
+        completed = self.browse([row[0] for row in self.env.cr.fetchall()])
+        completed.invalidate_recordset(["state", "write_date", "write_uid"])
+        return completed
 
     def _unsubscribe(self, scope, reason):
         """Record the unsubscription of this participant from its campaign

@@ -305,6 +305,65 @@ class TestCampaignEngine(CampaignEngineCommon):
         cold_participant = campaign.participant_ids.filtered(lambda p: p.lead_id == cold)
         self.assertEqual(cold_participant.exit_reason, "exit_step")
 
+    def _create_outcome_campaign(self, trigger, delay_value):
+        campaign = self._create_campaign(self.env, steps=[
+            {"name": "Hola", "subject": "Hola", "body_html": "<p>Hola</p>"},
+            {"name": "Etiqueta", "step_type": "action", "action_type": "tag", "action_tag_id": self.tag_opened.id},
+        ])
+        email, action = campaign.step_ids
+        action.write({"parent_id": email.id, "trigger_type": trigger, "delay_value": delay_value})
+        return campaign
+
+    def test_open_branch_keeps_participant_running(self):
+        campaign = self._create_outcome_campaign("opened", 0)
+        lead = self._create_leads(self.env, 1)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        participant = campaign.participant_ids
+        self.assertEqual(participant.state, "running", "The opened branch has no time limit and may still start")
+        with freeze_time(SEND_TIME + timedelta(days=30)):
+            self.env["montanes.campaign"]._cron_process()
+            self.assertEqual(participant.state, "running")
+            participant.trace_ids.mailing_trace_id.set_opened()
+            campaign._process_steps()
+        self.assertIn(self.tag_opened, lead.tag_ids)
+        self.assertEqual(participant.state, "completed", "Completed once the branch ran")
+
+    def test_expired_branch_completes_participant(self):
+        campaign = self._create_outcome_campaign("clicked", 2)
+        self._create_leads(self.env, 1)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        participant = campaign.participant_ids
+        self.assertEqual(participant.state, "running")
+        with freeze_time(SEND_TIME + timedelta(days=2)):
+            self.env["montanes.campaign"]._cron_process()
+        self.assertEqual(participant.state, "running", "A click at the limit still runs the branch")
+        with freeze_time(SEND_TIME + timedelta(days=2, seconds=1)):
+            self.env["montanes.campaign"]._cron_process()
+        self.assertEqual(participant.state, "completed")
+
+    def test_decided_branch_completes_participant(self):
+        campaign = self._create_outcome_campaign("opened", 0)
+        email = campaign.step_ids[0]
+        self.env["montanes.campaign.step"].create({
+            "campaign_id": campaign.id, "name": "Sin abrir", "step_type": "action", "action_type": "tag",
+            "action_tag_id": self.tag_not_opened.id,
+            "parent_id": email.id, "trigger_type": "not_opened", "delay_value": 1,
+        })
+        lead = self._create_leads(self.env, 1)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        participant = campaign.participant_ids
+        with freeze_time(SEND_TIME + timedelta(days=1)):
+            campaign._process_steps()
+        self.assertIn(self.tag_not_opened, lead.tag_ids)
+        self.assertEqual(participant.state, "completed",
+                         "The not-opened branch ran, so the opened branch can no longer start")
+
     def test_placeholder_error_for_one_recipient(self):
         campaign = self._create_campaign(self.env, steps=[{
             "name": "Con fallo", "subject": "Hola",
