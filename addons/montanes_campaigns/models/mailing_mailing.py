@@ -1,6 +1,8 @@
 from odoo import models
 from odoo.exceptions import UserError
 
+from .link_tracker import LINK_TRACKER_CACHE_KEY
+
 PARTICIPANT_MODEL = "montanes.campaign.participant"
 
 
@@ -109,7 +111,13 @@ class MailingMailing(models.Model):
             default_composition_mode="mass_mail",
             **mailing._get_mass_mailing_context(),
         ).create(composer_values)
-        composer._action_send_mail(auto_commit=False)
+        # The cache lives for this call only: a savepoint that rolls back a
+        # failed call also drops the trackers that call created.
+        self.env.cr.cache[LINK_TRACKER_CACHE_KEY] = {}
+        try:
+            composer._action_send_mail(auto_commit=False)
+        finally:
+            self.env.cr.cache.pop(LINK_TRACKER_CACHE_KEY, None)
         if mailing.state != "done":
             mailing.write({"state": "done", "sent_date": mailing.sent_date or self.env.cr.now()})
         return True

@@ -3,6 +3,8 @@ import secrets
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .montanes_campaign_step import POSITIVE_OUTCOME_TRIGGERS
+
 EXIT_REASONS = [
     ("replied", "Replied"),
     ("meeting", "Booked a meeting"),
@@ -200,36 +202,65 @@ class MontanesCampaignParticipant(models.Model):
         run. Otherwise the branch would start after the completion.
         """
         running = self.filtered(lambda participant: participant.state == "running")
-        if running:
-            self._mark_completed(SQL("participant.id = ANY(%s)", running.ids), now)
+        if not running:
+            return
+        self.env["montanes.campaign.trace"].flush_model()
+        pending = {
+            participant.id
+            for participant, in self.env["montanes.campaign.trace"].sudo()._read_group(
+                [("participant_id", "in", running.ids), ("state", "=", "scheduled")], ["participant_id"],
+            )
+        }
+        finished = running.filtered(lambda participant: participant.id not in pending)
+        if any(step.trigger_type in POSITIVE_OUTCOME_TRIGGERS for step in finished.campaign_id.step_ids):
+            finished -= finished._filter_open_branch(now or fields.Datetime.now())
+        finished.state = "completed"
+
+    def _filter_open_branch(self, now):
+        """Return the participants that have an outcome branch that may still start."""
+        if not self:
+            return self
+        self.env["montanes.campaign.trace"].flush_model()
+        self.env["montanes.campaign.step"].flush_model()
+        self.env.cr.execute(SQL(
+            """SELECT participant.id FROM montanes_campaign_participant participant
+                WHERE participant.id = ANY(%s) AND %s""",
+            self.ids, self._get_open_branch_condition(now),
+        ))
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
     def _complete_expired_branches(self, now):
         """Complete the running participants of running campaigns that have
         nothing scheduled and whose outcome branches can no longer start."""
-        self._mark_completed(SQL(
-            "participant.campaign_id IN (SELECT id FROM montanes_campaign WHERE state = 'running')",
-        ), now)
-
-    @api.model
-    def _mark_completed(self, condition, now=None):
-        """Complete the running participants that match the SQL condition and
-        have neither a scheduled step nor an open outcome branch."""
-        now = now or fields.Datetime.now()
         self.env["montanes.campaign.trace"].flush_model()
         self.env["montanes.campaign.step"].flush_model()
         self.flush_model()
-        # Raw SQL: one UPDATE checks the scheduled steps and the open branches
-        # of thousands of participants.
+        # Raw SQL: one UPDATE checks every waiting participant of the running campaigns.
         self.env.cr.execute(SQL(
             """UPDATE montanes_campaign_participant participant
                   SET state = 'completed', write_date = %(write_date)s, write_uid = %(uid)s
                 WHERE participant.state = 'running'
-                  AND %(condition)s
+                  AND participant.campaign_id IN (SELECT id FROM montanes_campaign WHERE state = 'running')
                   AND NOT EXISTS (
                       SELECT 1 FROM montanes_campaign_trace scheduled
                        WHERE scheduled.participant_id = participant.id AND scheduled.state = 'scheduled')
-                  AND NOT EXISTS (
+                  AND NOT %(open_branch)s
+            RETURNING participant.id""",
+            write_date=fields.Datetime.now(),
+            uid=self.env.uid,
+            open_branch=self._get_open_branch_condition(now),
+        ))
+        completed = self.browse([row[0] for row in self.env.cr.fetchall()])
+        completed.invalidate_recordset(["state", "write_date", "write_uid"])
+        return completed
+
+    @api.model
+    def _get_open_branch_condition(self, now):
+        """Return the SQL condition, on the alias participant, that an
+        outcome branch of one of its e-mails may still start."""
+        return SQL(
+            """EXISTS (
                       SELECT 1
                         FROM montanes_campaign_trace activity
                         JOIN montanes_campaign_step child ON child.parent_id = activity.step_id
@@ -248,16 +279,9 @@ class MontanesCampaignParticipant(models.Model):
                                JOIN montanes_campaign_step opposite_step ON opposite_step.id = opposite.step_id
                               WHERE opposite.parent_id = activity.id
                                 AND opposite.state = 'processed'
-                                AND opposite_step.trigger_type = 'not_' || child.trigger_type))
-            RETURNING participant.id""",
-            write_date=fields.Datetime.now(),
-            uid=self.env.uid,
-            condition=condition,
+                                AND opposite_step.trigger_type = 'not_' || child.trigger_type))""",
             now=now,
-        ))
-        completed = self.browse([row[0] for row in self.env.cr.fetchall()])
-        completed.invalidate_recordset(["state", "write_date", "write_uid"])
-        return completed
+        )
 
     def _unsubscribe(self, scope, reason):
         """Record the unsubscription of this participant from its campaign

@@ -567,6 +567,19 @@ class TestCampaignEngine(CampaignEngineCommon):
         mail = self.env["mail.mail"].search([("email_to", "ilike", "yo@montanessoluciones.example")])
         self.assertEqual(mail.subject, "[Test] Hola Contacto cliente 0")
 
+    def test_step_link_tracker_shared(self):
+        self._create_leads(self.env, 3)
+        campaign = self._create_campaign(self.env)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            self.assertEqual(campaign._process_steps(), 3)
+        tracker = self.env["link.tracker"].search([("mass_mailing_id", "=", campaign.step_ids.mailing_id.id)])
+        self.assertEqual(len(tracker), 1, "One tracker for the link of the step")
+        self.assertEqual(tracker.url, "https://montanessoluciones.example/demo")
+        for mail in self._mails_of(campaign):
+            self.assertIn(tracker.short_url, mail.body_html)
+        self.assertNotIn("montanes_campaigns_link_trackers", self.env.cr.cache, "The cache ends with the sending")
+
     def test_step_mailing_not_sent_by_hand(self):
         self._create_leads(self.env, 2)
         campaign = self._create_campaign(self.env)
