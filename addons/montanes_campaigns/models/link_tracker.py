@@ -1,6 +1,6 @@
 from odoo import api, models
 
-# Key of the cursor cache that holds the link trackers of the step mailing
+# Key of the cursor cache that contains the link trackers of the step mailing
 # being queued, keyed by the values the renderer looks them up with.
 LINK_TRACKER_CACHE_KEY = "montanes_campaigns_link_trackers"
 
