@@ -20,6 +20,7 @@
         "views/montanes_campaign_participant_views.xml",
         "views/montanes_campaign_trace_views.xml",
         "views/montanes_campaign_step_preview_views.xml",
+        "report/montanes_campaign_report_views.xml",
         "views/montanes_campaigns_menus.xml",
     ],
     "demo": [

@@ -3,8 +3,10 @@ from . import montanes_campaign_holiday
 from . import montanes_campaign
 from . import montanes_campaign_step
 from . import montanes_campaign_participant
+from . import montanes_campaign_address
 from . import montanes_campaign_trace
 from . import montanes_campaign_optout
+from . import link_tracker
 from . import mailing_mailing
 from . import mailing_trace
 from . import crm_lead

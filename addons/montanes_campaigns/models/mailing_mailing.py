@@ -1,10 +1,59 @@
 from odoo import models
+from odoo.exceptions import UserError
+
+from .link_tracker import LINK_TRACKER_CACHE_KEY
 
 PARTICIPANT_MODEL = "montanes.campaign.participant"
 
 
 class MailingMailing(models.Model):
     _inherit = "mailing.mailing"
+
+    # ------------------------------------------------------------
+    # MANUAL SENDING OF CAMPAIGN STEPS
+    # ------------------------------------------------------------
+
+    def action_launch(self):
+        self._montanes_check_not_campaign_step()
+        return super().action_launch()
+
+    def action_schedule(self):
+        self._montanes_check_not_campaign_step()
+        return super().action_schedule()
+
+    def action_put_in_queue(self):
+        self._montanes_check_not_campaign_step()
+        return super().action_put_in_queue()
+
+    def action_send_mail(self, res_ids=None):
+        self._montanes_check_not_campaign_step()
+        return super().action_send_mail(res_ids=res_ids)
+
+    def _montanes_check_not_campaign_step(self):
+        """Raise a UserError when one of these mailings sends a campaign step.
+
+        Sent by hand, a step mailing would reach every running participant
+        that it has not traced yet, including participants whose step is
+        not due. The campaign sends it to each participant when the step is
+        due. The test send (mailing.mailing.test) stays allowed.
+        """
+        step_mailings = self.filtered(lambda mailing: mailing.mailing_model_real == PARTICIPANT_MODEL)
+        if not step_mailings:
+            return
+        # sudo: a mailing user may not read the campaign of another company.
+        step = self.env["montanes.campaign.step"].sudo().search(
+            ["|", ("mailing_id", "in", step_mailings.ids), ("mailing_b_id", "in", step_mailings.ids)],
+            limit=1,
+        )
+        raise UserError(self.env._(
+            "The mailing %(mailing)s sends the step %(step)s of the automated campaign "
+            "%(campaign)s, which mails each participant when the step is due. It cannot be "
+            "sent, scheduled or queued by hand: launch or stop the campaign instead. Use "
+            "the Test button to send it to yourself.",
+            mailing=step_mailings[0].name,
+            step=step.name or "-",
+            campaign=step.campaign_id.name or "-",
+        ))
 
     def _get_unsubscribe_url(self, email_to, res_id):
         """Send the recipients of campaign steps to the campaign unsubscribe
@@ -62,7 +111,13 @@ class MailingMailing(models.Model):
             default_composition_mode="mass_mail",
             **mailing._get_mass_mailing_context(),
         ).create(composer_values)
-        composer._action_send_mail(auto_commit=False)
+        # The cache lives for this call only: a savepoint that rolls back a
+        # failed call also drops the trackers that call created.
+        self.env.cr.cache[LINK_TRACKER_CACHE_KEY] = {}
+        try:
+            composer._action_send_mail(auto_commit=False)
+        finally:
+            self.env.cr.cache.pop(LINK_TRACKER_CACHE_KEY, None)
         if mailing.state != "done":
             mailing.write({"state": "done", "sent_date": mailing.sent_date or self.env.cr.now()})
         return True

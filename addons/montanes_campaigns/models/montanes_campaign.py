@@ -1,7 +1,6 @@
 import logging
 import secrets
 import time
-from ast import literal_eval
 from collections import defaultdict
 
 import psycopg2
@@ -12,7 +11,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL, email_normalize_all, is_html_empty, ormcache
 
-from .send_window import next_allowed_datetime
+from .domain_check import describe_unsearchable_path, parse_domain
+from .send_window import format_hour, next_allowed_datetime
 
 _logger = logging.getLogger(__name__)
 
@@ -353,10 +353,10 @@ class MontanesCampaign(models.Model):
                 raise ValidationError(self.env._(
                     "The send window of the campaign %(campaign)s allows no hour: it "
                     "goes from %(start)s to %(end)s. The start must be before the end, "
-                    "between 0 and 24.",
+                    "between 00:00 and 24:00.",
                     campaign=campaign.name,
-                    start=campaign.window_hour_from,
-                    end=campaign.window_hour_to,
+                    start=format_hour(campaign.window_hour_from),
+                    end=format_hour(campaign.window_hour_to),
                 ))
 
     @api.constrains(
@@ -405,16 +405,23 @@ class MontanesCampaign(models.Model):
         """
         if target_model != "crm.lead":
             return
+        try:
+            parse_domain(self.env, target_model, segment_text)
+        except ValueError:
+            return  # _check_segment_domain names the wrong part
         unsearchable = self.env["crm.lead"]._montanes_find_unsearchable_condition(segment_text)
         if unsearchable:
             field_path, error_text = unsearchable
+            # error_text is Odoo's or PostgreSQL's own message, often in
+            # English: the user reads a reason of this module instead.
+            _logger.info("Segment of campaign %s rejected on %s: %s", campaign_name, field_path, error_text)
             raise ValidationError(self.env._(
                 "The segment of the campaign %(campaign)s cannot filter on %(field)s: "
-                "%(error)s Remove this condition or ask an administrator to "
+                "%(reason)s. Remove or correct this condition, or ask an administrator to "
                 "write the segment.",
                 campaign=campaign_name,
                 field=field_path,
-                error=error_text,
+                reason=describe_unsearchable_path(self.env, target_model, field_path),
             ))
 
     # ------------------------------------------------------------
@@ -585,6 +592,7 @@ class MontanesCampaign(models.Model):
             if remaining_time <= 0:
                 return
         queued_count = self.env["montanes.campaign.trace"]._process_due()
+        self.env["montanes.campaign.participant"]._complete_expired_branches(fields.Datetime.now())
         _logger.info(
             "Automated campaigns: %s campaigns enrolled, %s e-mails queued in %.2fs",
             len(campaigns), queued_count, time.monotonic() - started,
@@ -777,20 +785,18 @@ class MontanesCampaign(models.Model):
 
     def _get_segment_domain(self):
         """Return the segment as a Domain, or raise a ValidationError that
-        names the campaign when it is not a valid domain on the target."""
+        names the campaign and the wrong part when it is not a valid domain
+        on the target."""
         self.ensure_one()
         try:
-            domain = Domain(literal_eval(self.segment_domain or "[]"))
-            domain.validate(self.env[self.target_model])
-        except (SyntaxError, ValueError, TypeError, KeyError) as error:
+            return parse_domain(self.env, self.target_model, self.segment_domain)
+        except ValueError as error:
             raise ValidationError(self.env._(
-                "The segment of the campaign %(campaign)s is not a valid filter: "
-                "%(domain)s (%(error)s). Rebuild it with the filter editor.",
+                "The segment of the campaign %(campaign)s is not a valid filter: %(reason)s. "
+                "Correct it or rebuild it with the filter editor.",
                 campaign=self.name,
-                domain=self.segment_domain,
-                error=error,
+                reason=error.args[0],
             )) from None
-        return domain
 
     def _get_enrolment_domain(self):
         """Return the domain of the records to enrol: the segment, restricted

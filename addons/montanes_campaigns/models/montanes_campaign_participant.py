@@ -3,6 +3,8 @@ import secrets
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .montanes_campaign_step import POSITIVE_OUTCOME_TRIGGERS
+
 EXIT_REASONS = [
     ("replied", "Replied"),
     ("meeting", "Booked a meeting"),
@@ -191,8 +193,14 @@ class MontanesCampaignParticipant(models.Model):
         })
         return running
 
-    def _complete_finished(self):
-        """Mark as completed the running participants with no step left to run."""
+    def _complete_finished(self, now=None):
+        """Mark as completed the running participants with no step left to run.
+
+        A participant keeps running while an outcome branch of one of its
+        e-mails (opened, clicked, replied, bounced) may still start: its time
+        limit has not passed, or it has none, and the opposite branch did not
+        run. Otherwise the branch would start after the completion.
+        """
         running = self.filtered(lambda participant: participant.state == "running")
         if not running:
             return
@@ -203,7 +211,77 @@ class MontanesCampaignParticipant(models.Model):
                 [("participant_id", "in", running.ids), ("state", "=", "scheduled")], ["participant_id"],
             )
         }
-        running.filtered(lambda participant: participant.id not in pending).state = "completed"
+        finished = running.filtered(lambda participant: participant.id not in pending)
+        if any(step.trigger_type in POSITIVE_OUTCOME_TRIGGERS for step in finished.campaign_id.step_ids):
+            finished -= finished._filter_open_branch(now or fields.Datetime.now())
+        finished.state = "completed"
+
+    def _filter_open_branch(self, now):
+        """Return the participants that have an outcome branch that may still start."""
+        if not self:
+            return self
+        self.env["montanes.campaign.trace"].flush_model()
+        self.env["montanes.campaign.step"].flush_model()
+        self.env.cr.execute(SQL(
+            """SELECT participant.id FROM montanes_campaign_participant participant
+                WHERE participant.id = ANY(%s) AND %s""",
+            self.ids, self._get_open_branch_condition(now),
+        ))
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def _complete_expired_branches(self, now):
+        """Complete the running participants of running campaigns that have
+        nothing scheduled and whose outcome branches can no longer start."""
+        self.env["montanes.campaign.trace"].flush_model()
+        self.env["montanes.campaign.step"].flush_model()
+        self.flush_model()
+        # Raw SQL: one UPDATE checks every waiting participant of the running campaigns.
+        self.env.cr.execute(SQL(
+            """UPDATE montanes_campaign_participant participant
+                  SET state = 'completed', write_date = %(write_date)s, write_uid = %(uid)s
+                WHERE participant.state = 'running'
+                  AND participant.campaign_id IN (SELECT id FROM montanes_campaign WHERE state = 'running')
+                  AND NOT EXISTS (
+                      SELECT 1 FROM montanes_campaign_trace scheduled
+                       WHERE scheduled.participant_id = participant.id AND scheduled.state = 'scheduled')
+                  AND NOT %(open_branch)s
+            RETURNING participant.id""",
+            write_date=fields.Datetime.now(),
+            uid=self.env.uid,
+            open_branch=self._get_open_branch_condition(now),
+        ))
+        completed = self.browse([row[0] for row in self.env.cr.fetchall()])
+        completed.invalidate_recordset(["state", "write_date", "write_uid"])
+        return completed
+
+    @api.model
+    def _get_open_branch_condition(self, now):
+        """Return the SQL condition, on the alias participant, that an
+        outcome branch of one of its e-mails may still start."""
+        return SQL(
+            """EXISTS (
+                      SELECT 1
+                        FROM montanes_campaign_trace activity
+                        JOIN montanes_campaign_step child ON child.parent_id = activity.step_id
+                       WHERE activity.participant_id = participant.id
+                         AND activity.state = 'processed'
+                         AND activity.mailing_trace_id IS NOT NULL
+                         AND child.trigger_type IN ('opened', 'clicked', 'replied', 'bounced')
+                         AND (child.delay_value = 0
+                              OR activity.date_done + (child.delay_value || ' ' || child.delay_unit)::interval
+                                 >= %(now)s)
+                         AND NOT EXISTS (
+                             SELECT 1 FROM montanes_campaign_trace started
+                              WHERE started.parent_id = activity.id AND started.step_id = child.id)
+                         AND NOT EXISTS (
+                             SELECT 1 FROM montanes_campaign_trace opposite
+                               JOIN montanes_campaign_step opposite_step ON opposite_step.id = opposite.step_id
+                              WHERE opposite.parent_id = activity.id
+                                AND opposite.state = 'processed'
+                                AND opposite_step.trigger_type = 'not_' || child.trigger_type))""",
+            now=now,
+        )
 
     def _unsubscribe(self, scope, reason):
         """Record the unsubscription of this participant from its campaign

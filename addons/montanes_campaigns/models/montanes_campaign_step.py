@@ -1,5 +1,4 @@
 import re
-from ast import literal_eval
 from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
@@ -8,7 +7,9 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.fields import Command, Domain
+from odoo.fields import Command
+
+from .domain_check import parse_domain
 
 # "{{ expression }}" in the text of a body, the placeholder syntax of
 # subjects. The step mailing turns it into a QWeb t-out node.
@@ -237,7 +238,19 @@ class MontanesCampaignStep(models.Model):
         string="Test Size",
         default=50,
         help="Number of participants per version mailed before the winner is "
-        "chosen. The next participants get the winning version.",
+        "chosen. The next participants wait for the choice and get the winning version.",
+    )
+    ab_wait_hours = fields.Integer(
+        string="Hours Before Choosing",
+        default=24,
+        help="Hours counted from the last test e-mail during which opens, clicks, "
+        "replies and conversions count for the choice of the winner.",
+    )
+    ab_decision_date = fields.Datetime(
+        string="Winner Chosen On",
+        readonly=True,
+        copy=False,
+        help="When the winner will be chosen: the last test e-mail plus the hours before choosing.",
     )
     ab_criterion = fields.Selection(
         selection=[
@@ -339,6 +352,14 @@ class MontanesCampaignStep(models.Model):
     _check_validity_value = models.Constraint(
         "CHECK(validity_value >= 0)",
         "The validity of a step cannot be negative.",
+    )
+    _check_ab_wait_hours = models.Constraint(
+        "CHECK(ab_wait_hours >= 0 AND ab_wait_hours <= 8760)",
+        "The hours before choosing the A/B test winner must be between 0 and 8760 (one year).",
+    )
+    _check_ab_test_size = models.Constraint(
+        "CHECK(ab_test_size > 0)",
+        "The test size of an A/B test must be at least 1 participant per version.",
     )
 
     # ------------------------------------------------------------
@@ -577,20 +598,18 @@ class MontanesCampaignStep(models.Model):
 
     def _get_condition_domain(self):
         """Return the condition as a Domain on the target model, or raise a
-        ValidationError naming the step when it is not a valid filter."""
+        ValidationError naming the step and the wrong part when it is not a
+        valid filter."""
         self.ensure_one()
         try:
-            domain = Domain(literal_eval(self.condition_domain or "[]"))
-            domain.validate(self.env[self.campaign_id.target_model])
-        except (SyntaxError, ValueError, TypeError, KeyError) as error:
+            return parse_domain(self.env, self.campaign_id.target_model, self.condition_domain)
+        except ValueError as error:
             raise ValidationError(self.env._(
-                "The condition of the step %(step)s is not a valid filter: "
-                "%(domain)s (%(error)s). Rebuild it with the filter editor.",
+                "The condition of the step %(step)s is not a valid filter: %(reason)s. "
+                "Correct it or rebuild it with the filter editor.",
                 step=self.name,
-                domain=self.condition_domain,
-                error=error,
+                reason=error.args[0],
             )) from None
-        return domain
 
     def _prepare_mailing_vals(self, variant="a"):
         """Return the values the step mailing copies from the step and its
@@ -690,8 +709,12 @@ class MontanesCampaignStep(models.Model):
                 record.convert_opportunity(record.partner_id)
 
     def _montanes_choose_ab_winner(self):
-        """Choose the winning version once each one reached the test size,
-        on the rate of the chosen criterion (a tie keeps version A)."""
+        """Choose the winning version on the rate of the chosen criterion.
+
+        Only human outcomes count, because machine opens and clicks never
+        mark a trace. Opens, clicks and replies count up to the decision
+        date. Conversions are read as they are now. A tie keeps version A.
+        """
         self.ensure_one()
         activities = self.env["montanes.campaign.trace"].sudo().search([
             ("step_id", "=", self.id),
@@ -699,18 +722,20 @@ class MontanesCampaignStep(models.Model):
             ("state", "=", "processed"),
         ])
         by_variant = activities.grouped("variant")
-        if any(len(by_variant.get(variant, [])) < self.ab_test_size for variant in ("a", "b")):
-            return False
-        rates = {}
+        hits = {}
         for variant in ("a", "b"):
-            variant_activities = by_variant[variant]
+            variant_activities = by_variant.get(variant, activities.browse())
             if self.ab_criterion == "converted":
                 leads = variant_activities.participant_id.lead_id
-                hits = len(leads.filtered(lambda lead: lead.type == "opportunity" or lead.won_status == "won"))
+                hits[variant] = len(leads.filtered(lambda lead: lead.type == "opportunity" or lead.won_status == "won"))
             else:
-                hits = len(variant_activities.mailing_trace_id.filtered(
-                    lambda trace: trace._montanes_get_outcome_date(self.ab_criterion),
-                ))
-            rates[variant] = hits / len(variant_activities)
-        self.ab_winner = "b" if rates["b"] > rates["a"] else "a"
+                hits[variant] = 0
+                for trace in variant_activities.mailing_trace_id:
+                    outcome_date = trace._montanes_get_outcome_date(self.ab_criterion)
+                    if outcome_date and outcome_date <= self.ab_decision_date:
+                        hits[variant] += 1
+        # Compare hits_b / count_b with hits_a / count_a without float rounding.
+        count_a = len(by_variant.get("a", []))
+        count_b = len(by_variant.get("b", []))
+        self.ab_winner = "b" if hits["b"] * count_a > hits["a"] * count_b else "a"
         return self.ab_winner

@@ -18,6 +18,9 @@ _logger = logging.getLogger(__name__)
 PROCESS_CHUNK_SIZE = 200
 # Window over which the weekly cap counts the e-mails of an address.
 CAP_PERIOD = timedelta(days=7)
+# Wait before retrying an address that another worker was mailing at the same
+# moment: long enough for that worker to commit its chunk.
+CAP_RETRY_DELAY = timedelta(minutes=1)
 
 
 class MontanesCampaignTrace(models.Model):
@@ -265,8 +268,9 @@ class MontanesCampaignTrace(models.Model):
         validity = step._get_validity()
         if validity:
             late = activities.filtered(lambda activity: activity.schedule_date + validity < now)
+            unit_labels = dict(step._fields["validity_unit"]._description_selection(self.env))
             late._cancel(self.env._("More than %(validity)s %(unit)s late.",
-                                    validity=step.validity_value, unit=step.validity_unit))
+                                    validity=step.validity_value, unit=unit_labels[step.validity_unit]))
             activities -= late
 
         if step.trigger_type in NEGATIVE_OUTCOME_TRIGGERS:
@@ -345,7 +349,7 @@ class MontanesCampaignTrace(models.Model):
 
         # 4. Send each version to its participants.
         queued_count = 0
-        for variant, variant_activities in activities._split_ab_variants().items():
+        for variant, variant_activities in activities._split_ab_variants(now).items():
             queued_count += variant_activities._send_mailing(step._get_or_create_mailing(variant), variant, now)
         return queued_count
 
@@ -353,12 +357,31 @@ class MontanesCampaignTrace(models.Model):
         """Postpone the activities of addresses that reached the weekly cap,
         and return the others.
 
-        NOTE: the count reads committed e-mails only, so two workers sending
-        different campaigns to one address at the same moment can exceed
-        the cap by one e-mail."""
+        The address rows are locked before the e-mails are counted, so two
+        workers that send different campaigns to one address at the same
+        moment cannot both see it under the cap. The worker that loses the
+        race retries those addresses a minute later, on a new snapshot."""
         cap = self.campaign_id.company_id.montanes_campaign_weekly_cap
         if not cap or not self:
             return self
+        emails = self.participant_id.mapped("email_normalized")
+        contended = self.env["montanes.campaign.address"].sudo()._lock_addresses(emails, now)
+        retried = self.filtered(lambda activity: activity.participant_id.email_normalized in contended)
+        if retried:
+            _logger.info(
+                "Weekly cap: another worker is mailing %s addresses, activities %s retried in %s",
+                len(contended), retried.ids, CAP_RETRY_DELAY,
+            )
+            retried.write({
+                "schedule_date": now + CAP_RETRY_DELAY,
+                "state_msg": self.env._("Postponed: another worker was sending to this address."),
+            })
+            self.env.ref("montanes_campaigns.ir_cron_montanes_campaign_process")._trigger(now + CAP_RETRY_DELAY)
+        activities = self - retried
+        if not activities:
+            return activities
+
+        self.flush_model()
         self.env.cr.execute(SQL(
             """SELECT participant.email_normalized, COUNT(*), MIN(activity.date_done)
                  FROM montanes_campaign_trace activity
@@ -368,45 +391,65 @@ class MontanesCampaignTrace(models.Model):
                   AND activity.date_done > %s
                   AND participant.email_normalized = ANY(%s)
              GROUP BY participant.email_normalized""",
-            now - CAP_PERIOD, self.participant_id.mapped("email_normalized"),
+            now - CAP_PERIOD, activities.participant_id.mapped("email_normalized"),
         ))
-        capped = {email: oldest for email, count, oldest in self.env.cr.fetchall() if count >= cap}
-        if not capped:
-            return self
-        postponed = self.filtered(lambda activity: activity.participant_id.email_normalized in capped)
-        for activity in postponed:
-            release_date = capped[activity.participant_id.email_normalized] + CAP_PERIOD
+        sent_by_email = {email: (count, oldest) for email, count, oldest in self.env.cr.fetchall()}
+        postponed = self.browse()
+        for activity in activities:
+            email = activity.participant_id.email_normalized
+            count, oldest = sent_by_email.get(email, (0, now))
+            if count < cap:
+                # Activities later in this chunk count this e-mail too.
+                sent_by_email[email] = (count + 1, oldest)
+                continue
+            postponed |= activity
             activity.write({
-                "schedule_date": activity.campaign_id._apply_send_window(release_date, activity.participant_id.tz),
+                "schedule_date": activity.campaign_id._apply_send_window(oldest + CAP_PERIOD, activity.participant_id.tz),
                 "state_msg": self.env._("Postponed: the address reached the weekly cap of %(cap)s e-mails.",
                                         cap=cap),
             })
-        return self - postponed
+        return activities - postponed
 
-    def _split_ab_variants(self):
-        """Return the activities per version: all on A without an A/B test
-        or once a winner is known, else alternating until each version has
-        reached the test size."""
+    def _split_ab_variants(self, now):
+        """Return the activities per version.
+
+        Without an A/B test, or once the winner is known, all go to one
+        version. During the test the versions alternate until each one has
+        reached the test size. The next participants wait until the decision
+        date, ab_wait_hours after the last test e-mail.
+        """
         step = self.step_id
         if not step.ab_enabled:
             return {"a": self}
-        if not step.ab_winner:
+        if not step.ab_winner and step.ab_decision_date and step.ab_decision_date <= now:
             step._montanes_choose_ab_winner()
         if step.ab_winner:
             return {step.ab_winner: self}
+
         sent = defaultdict(int)
         for variant, count in self._read_group(
             [("step_id", "=", step.id), ("variant", "!=", False)], ["variant"], ["__count"],
         ):
             sent[variant] = count
         variants = defaultdict(lambda: self.browse())
+        waiting = self.browse()
         for activity in self:
             if sent["a"] >= step.ab_test_size and sent["b"] >= step.ab_test_size:
-                variant = "a"
-            else:
-                variant = "a" if sent["a"] <= sent["b"] else "b"
+                waiting |= activity
+                continue
+            variant = "a" if sent["a"] <= sent["b"] else "b"
             sent[variant] += 1
             variants[variant] |= activity
+        test_complete = sent["a"] >= step.ab_test_size and sent["b"] >= step.ab_test_size
+        if test_complete and not step.ab_decision_date:
+            # The last test e-mails go out now.
+            step.ab_decision_date = now + timedelta(hours=step.ab_wait_hours)
+            self.env.ref("montanes_campaigns.ir_cron_montanes_campaign_process")._trigger(step.ab_decision_date)
+        if waiting:
+            waiting.write({
+                "schedule_date": step.ab_decision_date,
+                "state_msg": self.env._("Waiting for the winner of the A/B test."),
+            })
         return dict(variants)
 
     def _send_mailing(self, mailing, variant, now):

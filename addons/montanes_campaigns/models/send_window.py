@@ -17,6 +17,13 @@ def float_to_time(hours):
     return time(minutes // 60, minutes % 60)
 
 
+def format_hour(hours):
+    """Return the float_time value hours as HH:MM (9.5 gives 09:30, 24.0 gives 24:00)."""
+    minutes = round(hours * 60)
+    sign = "-" if minutes < 0 else ""
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def next_allowed_datetime(date_utc, tz_name, weekdays, hour_from, hour_to, holidays=()):
     """Return the first UTC datetime at or after date_utc that falls in the window.
 

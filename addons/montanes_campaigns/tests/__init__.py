@@ -3,3 +3,4 @@ from . import test_campaign_flow
 from . import test_campaign_http
 from . import test_campaign_segment
 from . import test_campaign_tour
+from . import test_campaign_report

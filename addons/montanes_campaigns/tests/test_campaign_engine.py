@@ -3,7 +3,7 @@ import threading
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 from odoo.tests import Form, freeze_time, tagged
 from odoo.tools import mute_logger
@@ -305,6 +305,65 @@ class TestCampaignEngine(CampaignEngineCommon):
         cold_participant = campaign.participant_ids.filtered(lambda p: p.lead_id == cold)
         self.assertEqual(cold_participant.exit_reason, "exit_step")
 
+    def _create_outcome_campaign(self, trigger, delay_value):
+        campaign = self._create_campaign(self.env, steps=[
+            {"name": "Hola", "subject": "Hola", "body_html": "<p>Hola</p>"},
+            {"name": "Etiqueta", "step_type": "action", "action_type": "tag", "action_tag_id": self.tag_opened.id},
+        ])
+        email, action = campaign.step_ids
+        action.write({"parent_id": email.id, "trigger_type": trigger, "delay_value": delay_value})
+        return campaign
+
+    def test_open_branch_keeps_participant_running(self):
+        campaign = self._create_outcome_campaign("opened", 0)
+        lead = self._create_leads(self.env, 1)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        participant = campaign.participant_ids
+        self.assertEqual(participant.state, "running", "The opened branch has no time limit and may still start")
+        with freeze_time(SEND_TIME + timedelta(days=30)):
+            self.env["montanes.campaign"]._cron_process()
+            self.assertEqual(participant.state, "running")
+            participant.trace_ids.mailing_trace_id.set_opened()
+            campaign._process_steps()
+        self.assertIn(self.tag_opened, lead.tag_ids)
+        self.assertEqual(participant.state, "completed", "Completed once the branch ran")
+
+    def test_expired_branch_completes_participant(self):
+        campaign = self._create_outcome_campaign("clicked", 2)
+        self._create_leads(self.env, 1)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        participant = campaign.participant_ids
+        self.assertEqual(participant.state, "running")
+        with freeze_time(SEND_TIME + timedelta(days=2)):
+            self.env["montanes.campaign"]._cron_process()
+        self.assertEqual(participant.state, "running", "A click at the limit still runs the branch")
+        with freeze_time(SEND_TIME + timedelta(days=2, seconds=1)):
+            self.env["montanes.campaign"]._cron_process()
+        self.assertEqual(participant.state, "completed")
+
+    def test_decided_branch_completes_participant(self):
+        campaign = self._create_outcome_campaign("opened", 0)
+        email = campaign.step_ids[0]
+        self.env["montanes.campaign.step"].create({
+            "campaign_id": campaign.id, "name": "Sin abrir", "step_type": "action", "action_type": "tag",
+            "action_tag_id": self.tag_not_opened.id,
+            "parent_id": email.id, "trigger_type": "not_opened", "delay_value": 1,
+        })
+        lead = self._create_leads(self.env, 1)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        participant = campaign.participant_ids
+        with freeze_time(SEND_TIME + timedelta(days=1)):
+            campaign._process_steps()
+        self.assertIn(self.tag_not_opened, lead.tag_ids)
+        self.assertEqual(participant.state, "completed",
+                         "The not-opened branch ran, so the opened branch can no longer start")
+
     def test_placeholder_error_for_one_recipient(self):
         campaign = self._create_campaign(self.env, steps=[{
             "name": "Con fallo", "subject": "Hola",
@@ -374,27 +433,79 @@ class TestCampaignEngine(CampaignEngineCommon):
         self.assertEqual(len(first.mailing_id.mailing_trace_ids), 2)
         self.assertEqual(len(second.mailing_id.mailing_trace_ids), 2)
 
-    def test_ab_test_picks_winner(self):
-        campaign = self._create_campaign(self.env, steps=[{
+    def _create_ab_campaign(self, criterion="opened", wait_hours=24):
+        return self._create_campaign(self.env, steps=[{
             "name": "A/B", "subject": "Versión A", "body_html": "<p>A</p>",
             "ab_enabled": True, "subject_b": "Versión B", "body_html_b": "<p>B</p>",
-            "ab_test_size": 2, "ab_criterion": "opened",
+            "ab_test_size": 2, "ab_criterion": criterion, "ab_wait_hours": wait_hours,
         }])
+
+    def test_ab_test_picks_winner(self):
+        campaign = self._create_ab_campaign()
         step = campaign.step_ids
         self._create_leads(self.env, 4)
         with freeze_time(SEND_TIME):
             campaign.action_launch()
             # Only the first four are mailed: two per version.
-            campaign._process_steps()
+            self.assertEqual(campaign._process_steps(), 4)
+        self.assertEqual(step.ab_decision_date, SEND_TIME + timedelta(hours=24))
         activities = campaign.participant_ids.trace_ids
         self.assertEqual(sorted(activities.mapped("variant")), ["a", "a", "b", "b"])
-        activities.filtered(lambda a: a.variant == "b").mailing_trace_id.set_opened()
-        self._create_leads(self.env, 2, prefix="tarde")
+        version_a = activities.filtered(lambda a: a.variant == "a").mailing_trace_id
+        version_b = activities.filtered(lambda a: a.variant == "b").mailing_trace_id
+
         with freeze_time(SEND_TIME + timedelta(hours=1)):
-            campaign._process_steps()
-        self.assertEqual(step.ab_winner, "b")
+            version_b[0].set_opened()
+            version_a[0].montanes_machine_open_count = 5
+            self._create_leads(self.env, 2, prefix="tarde")
+            self.assertEqual(campaign._process_steps(), 0, "Later participants wait for the choice")
+        self.assertFalse(step.ab_winner, "B leads after one hour, but the winner is not chosen yet")
         late = campaign.participant_ids.filtered(lambda p: p.email_normalized.startswith("tarde")).trace_ids
-        self.assertEqual(set(late.mapped("variant")), {"b"})
+        self.assertEqual(set(late.mapped("state")), {"scheduled"})
+        self.assertEqual(set(late.mapped("schedule_date")), {SEND_TIME + timedelta(hours=24)})
+        self.assertEqual(set(late.mapped("state_msg")), {"Waiting for the winner of the A/B test."})
+
+        # Both A e-mails are opened before the decision date; an open after it does not count.
+        with freeze_time(SEND_TIME + timedelta(hours=23, minutes=59)):
+            version_a.set_opened()
+        with freeze_time(SEND_TIME + timedelta(hours=23, minutes=59, seconds=59)):
+            self.assertEqual(campaign._process_steps(), 0)
+        with freeze_time(SEND_TIME + timedelta(hours=24, minutes=1)):
+            version_b[1].set_opened()
+            self.assertEqual(campaign._process_steps(), 2)
+        self.assertEqual(step.ab_winner, "a", "Two human opens of A against one of B by the decision date")
+        self.assertEqual(set(late.mapped("variant")), {"a"})
+        self.assertEqual(set(late.mapped("state")), {"processed"})
+
+    def test_ab_test_tie_keeps_a(self):
+        campaign = self._create_ab_campaign(criterion="clicked", wait_hours=2)
+        step = campaign.step_ids
+        self._create_leads(self.env, 5)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            self.assertEqual(campaign._process_steps(), 4)
+        traces = campaign.participant_ids.trace_ids.filtered("variant").sorted("id")
+        with freeze_time(SEND_TIME + timedelta(hours=1)):
+            traces.filtered(lambda a: a.variant == "a")[:1].mailing_trace_id.set_clicked()
+            traces.filtered(lambda a: a.variant == "b")[:1].mailing_trace_id.set_clicked()
+        with freeze_time(SEND_TIME + timedelta(hours=2)):
+            self.assertEqual(campaign._process_steps(), 1)
+        self.assertEqual(step.ab_winner, "a", "One click each: the tie keeps version A")
+
+    def test_ab_test_replies_pick_b(self):
+        campaign = self._create_ab_campaign(criterion="replied", wait_hours=0)
+        step = campaign.step_ids
+        self._create_leads(self.env, 4)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+            self.assertEqual(step.ab_decision_date, SEND_TIME)
+            traces = campaign.participant_ids.trace_ids
+            traces.filtered(lambda a: a.variant == "a").mailing_trace_id.set_opened()
+            traces.filtered(lambda a: a.variant == "b")[:1].mailing_trace_id.set_replied()
+            self._create_leads(self.env, 1, prefix="tarde")
+            self.assertEqual(campaign._process_steps(), 1)
+        self.assertEqual(step.ab_winner, "b", "Opens do not count when the winner is chosen on replies")
 
     def test_lead_created_trigger(self):
         campaign = self._create_campaign(self.env, trigger_type="lead_created")
@@ -455,6 +566,64 @@ class TestCampaignEngine(CampaignEngineCommon):
         preview.action_send_test()
         mail = self.env["mail.mail"].search([("email_to", "ilike", "yo@montanessoluciones.example")])
         self.assertEqual(mail.subject, "[Test] Hola Contacto cliente 0")
+
+    def test_step_link_tracker_shared(self):
+        self._create_leads(self.env, 3)
+        campaign = self._create_campaign(self.env)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            self.assertEqual(campaign._process_steps(), 3)
+        tracker = self.env["link.tracker"].search([("mass_mailing_id", "=", campaign.step_ids.mailing_id.id)])
+        self.assertEqual(len(tracker), 1, "One tracker for the link of the step")
+        self.assertEqual(tracker.url, "https://montanessoluciones.example/demo")
+        for mail in self._mails_of(campaign):
+            self.assertIn(tracker.short_url, mail.body_html)
+        self.assertNotIn("montanes_campaigns_link_trackers", self.env.cr.cache, "The cache ends with the sending")
+
+    def test_step_mailing_not_sent_by_hand(self):
+        self._create_leads(self.env, 2)
+        campaign = self._create_campaign(self.env)
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            campaign._process_steps()
+        mailing = campaign.step_ids.mailing_id
+        late_lead = self._create_leads(self.env, 1, prefix="tarde")
+        with freeze_time(SEND_TIME):
+            campaign._process_steps()
+        self.assertEqual(len(self._mails_of(campaign)), 3)
+        late_participant = campaign.participant_ids.filtered(lambda p: p.lead_id == late_lead)
+        late_participant.trace_ids.mailing_trace_id.unlink()
+        expected = (
+            "The mailing Motor (pruebas) - Hola sends the step Hola of the automated campaign "
+            "Motor (pruebas), which mails each participant when the step is due. It cannot be "
+            "sent, scheduled or queued by hand: launch or stop the campaign instead. Use the "
+            "Test button to send it to yourself."
+        )
+        for action in ("action_launch", "action_schedule", "action_put_in_queue", "action_send_mail",
+                       "action_retry_failed"):
+            with self.subTest(action=action), self.assertRaises(UserError) as caught:
+                getattr(mailing.with_user(self.env.ref("base.user_admin")), action)()
+            self.assertEqual(caught.exception.args[0], expected)
+        self.assertEqual(mailing.state, "done")
+        self.assertEqual(len(self._mails_of(campaign)), 3, "No e-mail was queued by hand")
+
+        inbox = self._start_smtp()
+        self.env.user.email = "yo@montanessoluciones.example"
+        self.env["mailing.mailing.test"].create({
+            "mass_mailing_id": mailing.id, "email_to": "yo@montanessoluciones.example",
+        }).send_mail_test()
+        self.assertIn("yo@montanessoluciones.example", inbox.recipients(), "The test send to oneself still works")
+        self.assertFalse([address for address in inbox.recipients() if address.endswith("@motor.example")],
+                         "No participant receives the test send")
+        self.assertEqual(len(self._mails_of(campaign)), 3)
+
+        other = self.env["mailing.mailing"].create({
+            "name": "Boletín", "subject": "Boletín", "body_html": "<p>Boletín</p>",
+            "mailing_model_id": self.env["ir.model"]._get_id("crm.lead"),
+            "mailing_domain": repr([("id", "in", late_lead.ids)]),
+        })
+        other.action_put_in_queue()
+        self.assertEqual(other.state, "in_queue", "Other mailings are queued as usual")
 
     def test_revenue_through_utm(self):
         if "sale.order" not in self.env:
@@ -529,6 +698,77 @@ class TestCampaignEngine(CampaignEngineCommon):
                 "campaign_id": campaign.id, "name": "Espera", "step_type": "wait", "delay_value": 0,
             })
 
+    def test_invalid_segment_names_wrong_part(self):
+        campaign = self._create_campaign(self.env)
+        cases = [
+            ("[('stage_id', '=']",
+             "the text is not a list of conditions. Check its brackets, commas and quotes"),
+            ("'stage_id'", "the text is not a list of conditions between square brackets"),
+            ("[('stage_id', '=')]",
+             "('stage_id', '=') is not a condition. Write each condition as ('field', 'operator', value)"),
+            ("[('no_such_field', '=', 1)]", "the field no_such_field does not exist on Lead"),
+            ("[('stage_id.no_such_field', '=', 1)]", "the field stage_id.no_such_field does not exist on CRM Stages"),
+            ("[('stage_id', 'equals', 1)]",
+             "the operator 'equals' of the condition on stage_id does not exist. "
+             "Use one of =, !=, in, not in, ilike, not ilike, <, <=, >, >="),
+            ("[('date_deadline', '=', 'mañana')]",
+             "the value 'mañana' does not fit the field date_deadline. Enter a value of the field's type"),
+            ("['&', ('id', '=', 1)]", "the conditions are not combined correctly. Check the operators &, | and !"),
+        ]
+        for segment, reason in cases:
+            with self.subTest(segment=segment), self.assertRaises(ValidationError) as caught:
+                campaign.segment_domain = segment
+            self.assertEqual(
+                caught.exception.args[0],
+                f"The segment of the campaign Motor (pruebas) is not a valid filter: {reason}. "
+                "Correct it or rebuild it with the filter editor.",
+            )
+
+    def test_invalid_condition_names_field(self):
+        campaign = self._create_campaign(self.env)
+        with self.assertRaises(ValidationError) as caught:
+            self.env["montanes.campaign.step"].create({
+                "campaign_id": campaign.id, "name": "¿Caliente?", "step_type": "condition",
+                "condition_domain": "[('montanes_banda', '=', 'hot')]",
+            })
+        self.assertEqual(
+            caught.exception.args[0],
+            "The condition of the step ¿Caliente? is not a valid filter: the field montanes_banda "
+            "does not exist on Lead. Correct it or rebuild it with the filter editor.",
+        )
+
+    def test_window_error_shows_clock_hours(self):
+        campaign = self._create_campaign(self.env)
+        with self.assertRaises(ValidationError) as caught:
+            campaign.write({"window_enabled": True, "window_hour_from": 18.0, "window_hour_to": 9.5})
+        self.assertEqual(
+            caught.exception.args[0],
+            "The send window of the campaign Motor (pruebas) allows no hour: it goes from 18:00 "
+            "to 09:30. The start must be before the end, between 00:00 and 24:00.",
+        )
+
+    def test_filter_errors_in_spanish(self):
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"].search([("name", "=", "montanes_campaigns")])._load_module_terms(
+            ["montanes_campaigns"], ["es_ES"], overwrite=True,
+        )
+        campaign = self._create_campaign(self.env).with_context(lang="es_ES")
+        with self.assertRaises(ValidationError) as caught:
+            campaign.segment_domain = "[('no_such_field', '=', 1)]"
+        self.assertEqual(
+            caught.exception.args[0],
+            "El segmento de la campaña Motor (pruebas) no es un filtro válido: el campo "
+            "no_such_field no existe en Lead. Corríjalo o vuelva a crearlo con el "
+            "editor de filtros.",
+        )
+        with self.assertRaises(ValidationError) as caught:
+            campaign.write({"window_enabled": True, "window_hour_from": 9.0, "window_hour_to": 8.0})
+        self.assertEqual(
+            caught.exception.args[0],
+            "La ventana de envío de la campaña Motor (pruebas) no permite ninguna hora: va de "
+            "09:00 a 08:00. El inicio debe ser anterior al fin, entre 00:00 y 24:00.",
+        )
+
     # ------------------------------------------------------------
     # Real SMTP and tracking
     # ------------------------------------------------------------
@@ -562,6 +802,8 @@ class TestCampaignEngine(CampaignEngineCommon):
 class TestCampaignWorkers(CampaignEngineCommon):
     """Runs on committed data with real cursors, as cron workers do."""
 
+    disable_weekly_cap = False
+
     def setUp(self):
         super().setUp()
         with self._real_env() as env:
@@ -586,11 +828,20 @@ class TestCampaignWorkers(CampaignEngineCommon):
             })
             campaign.action_launch()
             self.campaign_id = campaign.id
+        self.other_campaign_ids = []
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):
+        for campaign_id in [self.campaign_id, *self.other_campaign_ids]:
+            self._delete_campaign(campaign_id)
         with self._real_env() as env:
-            campaign = env["montanes.campaign"].browse(self.campaign_id)
+            env["crm.lead"].browse(self.lead_ids).unlink()
+            env["crm.tag"].browse(self.tag_id).unlink()
+            env["montanes.campaign.address"].search([("email_normalized", "=like", "trabajador%")]).unlink()
+
+    def _delete_campaign(self, campaign_id):
+        with self._real_env() as env:
+            campaign = env["montanes.campaign"].browse(campaign_id)
             mailings = campaign.step_ids.mailing_id
             env["mail.mail"].search([("mailing_id", "in", mailings.ids)]).unlink()
             env["mailing.trace"].search([("mass_mailing_id", "in", mailings.ids)]).unlink()
@@ -602,8 +853,6 @@ class TestCampaignWorkers(CampaignEngineCommon):
             mailings.unlink()
             campaign.unlink()
             utm_campaign.unlink()
-            env["crm.lead"].browse(self.lead_ids).unlink()
-            env["crm.tag"].browse(self.tag_id).unlink()
 
     def _count_mails(self):
         with self._real_env() as env:
@@ -639,6 +888,84 @@ class TestCampaignWorkers(CampaignEngineCommon):
         self.assertEqual(sorted(results.values()), [0, 10], "One worker takes the batch, the other skips it")
         mailed, participant_ids = self._count_mails()
         self.assertEqual(mailed, sorted(participant_ids), "One e-mail per participant")
+        with self._real_env() as env:
+            traces = env["mailing.trace"].search([
+                ("mass_mailing_id", "in", env["montanes.campaign"].browse(self.campaign_id).step_ids.mailing_id.ids),
+            ])
+            self.assertEqual(sorted(traces.mapped("res_id")), sorted(participant_ids),
+                             "One mailing trace per step and participant")
+
+    def _run_two_workers(self, first_campaign_id, second_campaign_id):
+        """Run the due activities of two campaigns in two threads, each on
+        its own cursor. Both threads claim their chunk before either sends,
+        so each counts the weekly cap before the other commits.
+
+        :return: e-mails queued by each worker, and the errors raised
+        """
+        barrier = threading.Barrier(2)
+        original = MontanesCampaignTrace._execute_email
+        results = {}
+        errors = []
+
+        def execute_email_together(activities, now):
+            barrier.wait(timeout=30)
+            return original(activities, now)
+
+        def work(name, env, campaign_id):
+            try:
+                campaigns = env["montanes.campaign"].browse(campaign_id)
+                results[name] = env["montanes.campaign.trace"]._process_due(campaigns=campaigns)
+            except Exception as error:  # noqa: BLE001 - reported by the assertion of the caller
+                errors.append(error)
+                barrier.abort()
+
+        with self._real_env() as first_env, self._real_env() as second_env, \
+                patch.object(MontanesCampaignTrace, "_execute_email", execute_email_together):
+            threads = [
+                threading.Thread(target=work, args=("first", first_env, first_campaign_id)),
+                threading.Thread(target=work, args=("second", second_env, second_campaign_id)),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        return results, errors
+
+    def test_weekly_cap_two_workers(self):
+        with self._real_env() as env:
+            previous_cap = env.company.montanes_campaign_weekly_cap
+            env.company.montanes_campaign_weekly_cap = 1
+            self.addCleanup(self._set_weekly_cap, previous_cap)
+            other = env["montanes.campaign"].browse(self.campaign_id).copy({"name": "Trabajadores 2 (pruebas)"})
+            other.action_launch()
+            self.other_campaign_ids.append(other.id)
+
+        results, errors = self._run_two_workers(self.campaign_id, other.id)
+
+        self.assertFalse(errors)
+        self.assertEqual(sorted(results.values()), [0, 10],
+                         "The worker that locks the addresses second sends none of them")
+        with self._real_env() as env:
+            campaigns = env["montanes.campaign"].browse([self.campaign_id, other.id])
+            mails = env["mail.mail"].search([("mailing_id", "in", campaigns.step_ids.mailing_id.ids)])
+            self.assertEqual(len(mails), 10)
+            self.assertEqual(len(set(mails.mapped("email_to"))), 10, "One e-mail per address with a cap of 1")
+            waiting = campaigns.participant_ids.trace_ids.filtered(lambda activity: activity.state == "scheduled")
+            self.assertEqual(len(waiting), 10)
+            self.assertEqual(set(waiting.mapped("state_msg")),
+                             {"Postponed: another worker was sending to this address."})
+            sent_at = max(campaigns.participant_ids.trace_ids.filtered("date_done").mapped("date_done"))
+
+        # The next run counts the committed e-mails and waits for the week.
+        with freeze_time(sent_at + timedelta(minutes=2)), self._real_env() as env:
+            self.assertEqual(env["montanes.campaign.trace"]._process_due(), 0)
+        with self._real_env() as env:
+            waiting = env["montanes.campaign.trace"].browse(waiting.ids)
+            self.assertEqual(set(waiting.mapped("schedule_date")), {sent_at + timedelta(days=7)})
+
+    def _set_weekly_cap(self, cap):
+        with self._real_env() as env:
+            env.company.montanes_campaign_weekly_cap = cap
 
     def test_crash_after_half_batch(self):
         original = MontanesCampaignTrace._send_mailing

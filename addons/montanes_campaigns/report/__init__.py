@@ -1,0 +1,1 @@
+from . import montanes_campaign_report
