@@ -110,11 +110,11 @@ def generate_data(env, lead_count, event_count, behaviour_rules):
         """
         INSERT INTO montanes_lead_score_line
             (lead_id, company_id, rule_id, rule_type, points_earned, event_type, source_ref,
-             date, expiry_date, description, create_uid, create_date, write_uid, write_date)
+             date, expiry_date, description)
         SELECT lead.id, %(company)s, rule.id, 'behaviour', rule.points, rule.event_type,
                'bench,' || g, event.date,
                CASE WHEN rule.event_type = 'email_click' THEN event.date + interval '90 days' END,
-               'Bench event', 1, now(), 1, now()
+               'Bench event'
           FROM generate_series(1, %(count)s) AS g
           CROSS JOIN LATERAL (SELECT (%(open_ids)s::int[])[1 + (hashint4(g) & 2147483647) %% %(open_count)s] AS id) lead
           CROSS JOIN LATERAL (SELECT * FROM (VALUES %(rules)s) AS r(id, event_type, points)

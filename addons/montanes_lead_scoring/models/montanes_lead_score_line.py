@@ -18,12 +18,16 @@ class MontanesLeadScoreLine(models.Model):
     _name = 'montanes.lead.score.line'
     _description = 'Lead Score Entry'
     _order = 'date desc, id desc'
+    # Entries carry their own date, and manual ones the user who added them. Without the
+    # create/write columns an insert checks two foreign keys fewer: a full recompute
+    # inserts one profile entry per lead and rule.
+    _log_access = False
 
+    # Not indexed on its own: the unique index below starts with lead_id.
     lead_id = fields.Many2one(
         comodel_name='crm.lead',
         string='Lead',
         required=True,
-        index=True,
         ondelete='cascade',
     )
     company_id = fields.Many2one(related='lead_id.company_id', store=True, index=True)
@@ -200,16 +204,14 @@ class MontanesLeadScoreLine(models.Model):
 
         self.env.flush_all()
         now = fields.Datetime.now()
-        uid = self.env.uid
         rows = [
             SQL(
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 vals['lead_id'], vals['company_id'] or None, vals['rule_id'] or None, vals['rule_type'],
                 vals['points_earned'],
                 vals.get('event_type') or None, vals['source_ref'], vals.get('event_ref') or None,
                 vals.get('date') or now, vals.get('expiry_date') or None,
                 vals.get('description') or None, vals.get('user_id') or None,
-                uid, now, uid, now,
             )
             for vals in vals_list
         ]
@@ -219,8 +221,7 @@ class MontanesLeadScoreLine(models.Model):
             """
             INSERT INTO montanes_lead_score_line
                 (lead_id, company_id, rule_id, rule_type, points_earned, event_type,
-                 source_ref, event_ref, date, expiry_date, description, user_id,
-                 create_uid, create_date, write_uid, write_date)
+                 source_ref, event_ref, date, expiry_date, description, user_id)
             VALUES %s
             ON CONFLICT (lead_id, rule_id, source_ref) DO NOTHING
             RETURNING id, lead_id
@@ -412,7 +413,6 @@ class MontanesLeadScoreLine(models.Model):
         self.env.flush_all()
         scope = SQL("AND line.lead_id = ANY(%s)", leads.ids) if leads is not None else SQL()
         now = fields.Datetime.now()
-        uid = self.env.uid
         removed, updated, inserted = set(), set(), set()
         for rule in rules:
             if not (rule.active and rule.rule_type == 'profile'):
@@ -443,20 +443,18 @@ class MontanesLeadScoreLine(models.Model):
             updated.update(lead_id for (lead_id,) in self.env.execute_query(SQL(
                 """
                 UPDATE montanes_lead_score_line line
-                   SET points_earned = %(points)s, write_uid = %(uid)s, write_date = %(now)s
+                   SET points_earned = %(points)s
                  WHERE line.rule_id = %(rule)s AND line.source_ref = %(source)s %(scope)s
                    AND line.points_earned <> %(points)s
              RETURNING line.lead_id
                 """,
-                points=rule.points, uid=uid, now=now, rule=rule.id, source=PROFILE_SOURCE_REF, scope=scope,
+                points=rule.points, rule=rule.id, source=PROFILE_SOURCE_REF, scope=scope,
             )))
             inserted.update(lead_id for (lead_id,) in self.env.execute_query(SQL(
                 """
                 INSERT INTO montanes_lead_score_line
-                    (lead_id, company_id, rule_id, rule_type, points_earned, source_ref,
-                     date, description, create_uid, create_date, write_uid, write_date)
-                SELECT lead.id, lead.company_id, %(rule)s, 'profile', %(points)s, %(source)s,
-                       %(now)s, %(name)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                    (lead_id, company_id, rule_id, rule_type, points_earned, source_ref, date, description)
+                SELECT lead.id, lead.company_id, %(rule)s, 'profile', %(points)s, %(source)s, %(now)s, %(name)s
                   FROM crm_lead lead
                  WHERE lead.id IN %(matched)s
                    -- Skipping the existing entries first spares one speculative insert per lead.
@@ -467,7 +465,7 @@ class MontanesLeadScoreLine(models.Model):
              RETURNING lead_id
                 """,
                 rule=rule.id, points=rule.points, source=PROFILE_SOURCE_REF, now=now, name=rule.name,
-                uid=uid, matched=matched,
+                matched=matched,
             )))
 
         changed_lead_ids = removed | updated | inserted
