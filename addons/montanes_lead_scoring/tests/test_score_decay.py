@@ -157,3 +157,20 @@ class TestScoreDecay(MontanesScoringCommon):
         self.assertEqual(lead.montanes_score_line_ids.filtered(lambda line: line.rule_type == 'profile').rule_id,
                          self.rule_director)
         self.assertEqual(self.env['crm.lead']._cron_montanes_recompute_scores(batch_size=batch_size), 0)
+
+    def test_current_points_in_list_views(self):
+        self._behaviour_rule('meeting', 40, validity='half_life', half_life_days=30)
+        lead = self._create_lead()
+        with freeze_time('2026-01-01 10:00:00'):
+            old = lead._montanes_register_event('meeting', 'calendar.event,1')
+        with freeze_time('2026-03-02 10:00:00'):
+            recent = lead._montanes_register_event('email_open', 'mailing.trace,1,open')
+            description = self.ScoreLine.fields_get(['points'], ['sortable', 'aggregator'])['points']
+            self.assertTrue(description['sortable'])
+            self.assertEqual(description['aggregator'], 'sum')
+            (old | recent).invalidate_recordset(['points'])
+            self.assertEqual((old.points, recent.points), (10, 5))
+            ordered = self.ScoreLine.search([('lead_id', '=', lead.id)], order='points desc')
+            self.assertEqual(ordered, old | recent, "40 points two half-lives old are worth 10, more than 5")
+            ordered = self.ScoreLine.search([('lead_id', '=', lead.id)], order='points asc')
+            self.assertEqual(ordered, recent | old)
