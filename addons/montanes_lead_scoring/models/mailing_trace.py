@@ -51,6 +51,10 @@ class MailingTrace(models.Model):
         rules = self.env['crm.lead']._montanes_get_behaviour_rules(event_type)
         if not rules:
             return
+        ScoreLine = self.env['montanes.lead.score.line'].sudo()
+        if ScoreLine._are_uniform_event_rules(rules):
+            ScoreLine._insert_trace_lines(lead_traces.sudo(), rules, event_type, action)
+            return
         # sudo: the open pixel and the link redirect run as the public user.
         # One query drops the ids of deleted leads and reads the only lead field
         # scoring needs; crm.lead has about a hundred columns.
@@ -69,4 +73,4 @@ class MailingTrace(models.Model):
                     f'mailing.trace,{trace.id},{action}',
                     description=trace.mass_mailing_id.subject or trace.mass_mailing_id.name,
                 )
-        self.env['montanes.lead.score.line'].sudo()._insert_lines(vals_list)
+        ScoreLine._insert_lines(vals_list)

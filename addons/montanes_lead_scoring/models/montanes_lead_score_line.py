@@ -1,5 +1,6 @@
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.fields import Domain
@@ -231,6 +232,74 @@ class MontanesLeadScoreLine(models.Model):
         lines = self.browse(line_id for line_id, _lead_id in inserted)
         leads = self.env['crm.lead'].browse({lead_id for _line_id, lead_id in inserted})
         self._notify_lines_inserted(leads)
+        return lines
+
+    @api.model
+    def _are_uniform_event_rules(self, rules):
+        """Tell whether behaviour ``rules`` give every lead the same entries for the same event.
+
+        That holds when no rule is limited to a company, counts a maximum per
+        period or belongs to a capped group, and no engagement maximum is set:
+        then nothing but the unique index decides whether a lead gets an entry.
+        """
+        if self._get_score_cap('engagement'):
+            return False
+        return not any(
+            rule.company_id
+            or (rule.repeat_policy == 'every_time' and rule.max_per_period)
+            or rule.group_id.max_points
+            for rule in rules
+        )
+
+    @api.model
+    def _insert_trace_lines(self, traces, rules, event_type, action):
+        """Insert the entries of one e-mail event of ``traces`` (mailing.trace on leads) in one statement.
+
+        This is the common case of crm.lead._montanes_prepare_event_vals, for
+        rules that pass _are_uniform_event_rules: the statement reads each lead's
+        company and each mailing's subject itself, and skips deleted leads, so
+        tracked opens and clicks spend no query on them.
+        Returns the entries really inserted.
+        """
+        now = fields.Datetime.now()
+        rows = []
+        for trace in traces:
+            source_ref = f'mailing.trace,{trace.id},{action}'
+            for rule in rules:
+                if not rule._montanes_matches_event(source_ref):
+                    continue
+                expiry_date = now + timedelta(days=rule.validity_days) if rule.validity == 'window' else None
+                rows.append(SQL(
+                    "(%s, %s, %s, %s, %s, %s, %s::timestamp, %s)",
+                    trace.id, trace.res_id, rule.id, rule._montanes_get_ledger_key(source_ref, now),
+                    source_ref, rule.points, expiry_date, rule.name,
+                ))
+        if not rows:
+            return self.browse()
+
+        self.env.flush_all()
+        # The description is the mailing's subject, or its name, as in the general path.
+        inserted = self.env.execute_query(SQL(
+            """
+            INSERT INTO montanes_lead_score_line
+                (lead_id, company_id, rule_id, rule_type, points_earned, event_type,
+                 source_ref, event_ref, date, expiry_date, description)
+            SELECT lead.id, lead.company_id, event.rule_id, 'behaviour', event.points, %(event_type)s,
+                   event.ledger_key, event.source_ref, %(now)s, event.expiry_date,
+                   COALESCE(NULLIF(mailing.subject, ''), source.name, event.rule_name)
+              FROM (VALUES %(rows)s) AS event
+                       (trace_id, lead_id, rule_id, ledger_key, source_ref, points, expiry_date, rule_name)
+              JOIN crm_lead lead ON lead.id = event.lead_id
+              JOIN mailing_trace trace ON trace.id = event.trace_id
+              LEFT JOIN mailing_mailing mailing ON mailing.id = trace.mass_mailing_id
+              LEFT JOIN utm_source source ON source.id = mailing.source_id
+            ON CONFLICT (lead_id, rule_id, source_ref) DO NOTHING
+            RETURNING id, lead_id
+            """,
+            event_type=event_type, now=now, rows=SQL(", ").join(rows),
+        ))
+        lines = self.browse(line_id for line_id, _lead_id in inserted)
+        self._notify_lines_inserted(self.env['crm.lead'].browse({lead_id for _line_id, lead_id in inserted}))
         return lines
 
     @api.model

@@ -15,3 +15,4 @@ from . import test_band_actions
 from . import test_calibration
 from . import test_score_breakdown_tour
 from . import test_score_decay
+from . import test_trace_scoring
