@@ -7,7 +7,7 @@ entries on random open leads, dated over the last 180 days. Cases, measured in t
 run on the same rows:
 
 - full recompute: ``crm.lead._cron_montanes_recompute_scores`` (profile rules on every
-  lead, decay and expiry of every entry, every lead's totals and band);
+  lead, then every lead's totals, with the decay and expiry of its entries, and band);
 - Odoo's PLS rebuild: ``crm.lead._cron_update_automated_probabilities``;
 - scoring time added to a tracking request: ``crm.lead._montanes_register_event`` of one
   page view on one lead (the call the website tracking route makes), 95th percentile.
@@ -227,7 +227,7 @@ def main():
     steady_s = statistics.median(steady)
     pls_s = statistics.median(pls)
     print(f"leads: {args.leads}, events: {args.events}, median of {args.repeat} run(s)")
-    print(f"full recompute, first run (every total, band and decayed entry to write): {recompute_s:.2f} s")
+    print(f"full recompute, first run (profile entries, totals, bands to write): {recompute_s:.2f} s")
     print(f"full recompute, steady state (run again, nothing to change): {steady_s:.2f} s")
     print(f"Odoo PLS rebuild: {pls_s:.2f} s")
     print(f"ratio recompute / PLS: first run {recompute_s / pls_s:.2f}, steady {steady_s / pls_s:.2f} "

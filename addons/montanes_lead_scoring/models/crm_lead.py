@@ -608,11 +608,14 @@ class CrmLead(models.Model):
 
         A rule with a company applies only to the leads of that company. The
         entry's source_ref is the key the unique index deduplicates on, built
-        from the rule's repeat policy. An entry stores the rule's points; an
-        event in the past is worth its decayed value as soon as it is read, and
-        an event whose time window has passed scores nothing. Rules with a maximum per period lock the (lead, rule) pair
-        until the transaction ends, so two workers cannot both pass the maximum.
+        from the rule's repeat policy. An entry stores the rule's points, and
+        an event in the past is worth its decayed value as soon as it is read.
+        An event whose time window has passed scores nothing. Rules with a
+        maximum per period lock the (lead, rule) pair until the transaction
+        ends, so two workers cannot both pass the maximum.
         """
+        if not rules:
+            return []
         now = fields.Datetime.now()
         event_date = event_date or now
         vals_list = []
