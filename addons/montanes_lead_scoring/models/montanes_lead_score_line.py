@@ -278,7 +278,8 @@ class MontanesLeadScoreLine(models.Model):
             return self.browse()
 
         self.env.flush_all()
-        # The description is the mailing's subject, or its name, as in the general path.
+        # The description is the mailing's subject, else its name, else the rule's name, as in
+        # the general path.
         inserted = self.env.execute_query(SQL(
             """
             INSERT INTO montanes_lead_score_line
