@@ -7,7 +7,7 @@ entries on random open leads, dated over the last 180 days. Cases, measured in t
 run on the same rows:
 
 - full recompute: ``crm.lead._cron_montanes_recompute_scores`` (profile rules on every
-  lead, decay and expiry of every entry, every lead's totals and band);
+  lead, then every lead's totals, with the decay and expiry of its entries, and band);
 - Odoo's PLS rebuild: ``crm.lead._cron_update_automated_probabilities``;
 - scoring time added to a tracking request: ``crm.lead._montanes_register_event`` of one
   page view on one lead (the call the website tracking route makes), 95th percentile.
@@ -109,12 +109,12 @@ def generate_data(env, lead_count, event_count, behaviour_rules):
     cr.execute(
         """
         INSERT INTO montanes_lead_score_line
-            (lead_id, company_id, rule_id, rule_type, points, points_earned, event_type, source_ref,
-             date, expiry_date, is_expired, description, create_uid, create_date, write_uid, write_date)
-        SELECT lead.id, %(company)s, rule.id, 'behaviour', rule.points, rule.points, rule.event_type,
+            (lead_id, company_id, rule_id, rule_type, points_earned, event_type, source_ref,
+             date, expiry_date, description)
+        SELECT lead.id, %(company)s, rule.id, 'behaviour', rule.points, rule.event_type,
                'bench,' || g, event.date,
                CASE WHEN rule.event_type = 'email_click' THEN event.date + interval '90 days' END,
-               FALSE, 'Bench event', 1, now(), 1, now()
+               'Bench event'
           FROM generate_series(1, %(count)s) AS g
           CROSS JOIN LATERAL (SELECT (%(open_ids)s::int[])[1 + (hashint4(g) & 2147483647) %% %(open_count)s] AS id) lead
           CROSS JOIN LATERAL (SELECT * FROM (VALUES %(rules)s) AS r(id, event_type, points)
@@ -227,7 +227,7 @@ def main():
     steady_s = statistics.median(steady)
     pls_s = statistics.median(pls)
     print(f"leads: {args.leads}, events: {args.events}, median of {args.repeat} run(s)")
-    print(f"full recompute, first run (every total, band and decayed entry to write): {recompute_s:.2f} s")
+    print(f"full recompute, first run (profile entries, totals, bands to write): {recompute_s:.2f} s")
     print(f"full recompute, steady state (run again, nothing to change): {steady_s:.2f} s")
     print(f"Odoo PLS rebuild: {pls_s:.2f} s")
     print(f"ratio recompute / PLS: first run {recompute_s / pls_s:.2f}, steady {steady_s / pls_s:.2f} "

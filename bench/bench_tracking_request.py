@@ -72,7 +72,7 @@ def generate_volume(env, lead_count, event_count):
     env.flush_all()
     cr.execute("""
         INSERT INTO montanes_lead_score_line
-            (lead_id, company_id, rule_id, rule_type, points, event_type, source_ref, date)
+            (lead_id, company_id, rule_id, rule_type, points_earned, event_type, source_ref, date)
         SELECT %(first)s + (n %% %(leads)s), %(company)s, %(rule)s, 'behaviour', 1, 'email_click',
                'bench,' || n, now() - (n %% 700) * interval '1 day'
           FROM generate_series(1, %(events)s) AS n

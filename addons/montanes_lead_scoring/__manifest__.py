@@ -2,7 +2,7 @@
     "name": "Montañés Lead Scoring",
     "summary": "Score CRM leads from their profile and their e-mail behaviour, "
     "and import the sales spreadsheet with duplicate detection",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Sales/CRM",
     "author": "MontañésSoluciones",
     "website": "https://montanessoluciones.example",

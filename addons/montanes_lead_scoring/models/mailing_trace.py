@@ -48,15 +48,21 @@ class MailingTrace(models.Model):
         lead_traces = self.filtered(lambda trace: trace.model == 'crm.lead' and trace.res_id)
         if not lead_traces:
             return
-        # sudo: the open pixel and the link redirect run as the public user.
-        # One search fetches every lead and drops the ids of deleted leads.
-        leads = self.env['crm.lead'].sudo().with_context(active_test=False).search([
-            ('id', 'in', lead_traces.mapped('res_id')),
-        ])
-        rules = leads._montanes_get_behaviour_rules(event_type)
+        rules = self.env['crm.lead']._montanes_get_behaviour_rules(event_type)
         if not rules:
             return
+        ScoreLine = self.env['montanes.lead.score.line'].sudo()
+        if ScoreLine._are_uniform_event_rules(rules):
+            ScoreLine._insert_trace_lines(lead_traces.sudo(), rules, event_type, action)
+            return
+        # sudo: the open pixel and the link redirect run as the public user.
+        # One query drops the ids of deleted leads and reads the only lead field
+        # scoring needs; crm.lead has about a hundred columns.
+        leads = self.env['crm.lead'].sudo().with_context(active_test=False).search_fetch(
+            [('id', 'in', lead_traces.mapped('res_id'))], ['company_id'], order='id')
         lead_by_id = {lead.id: lead for lead in leads}
+        # Only the subject: a mailing row also holds its whole HTML body.
+        lead_traces.sudo().mass_mailing_id.fetch(['subject'])
         vals_list = []
         for trace in lead_traces.sudo():
             lead = lead_by_id.get(trace.res_id)
@@ -67,4 +73,4 @@ class MailingTrace(models.Model):
                     f'mailing.trace,{trace.id},{action}',
                     description=trace.mass_mailing_id.subject or trace.mass_mailing_id.name,
                 )
-        self.env['montanes.lead.score.line'].sudo()._insert_lines(vals_list)
+        ScoreLine._insert_lines(vals_list)

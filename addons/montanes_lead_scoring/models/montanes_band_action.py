@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -108,6 +108,40 @@ class MontanesBandAction(models.Model):
         return self.env['crm.lead']._montanes_parse_condition(
             self.domain, self.env._("the band action \"%(action)s\"", action=self.name))
 
+    # ------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        actions = super().create(vals_list)
+        self.env.registry.clear_cache()  # _get_active_action_ids
+        return actions
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()  # _get_active_action_ids
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()  # _get_active_action_ids
+        return result
+
+    # ------------------------------------------------------------
+    # BUSINESS
+    # ------------------------------------------------------------
+
+    @api.model
+    @tools.ormcache()
+    def _get_active_action_ids(self):
+        """Return the ids of the active band actions in their run order.
+
+        Cached in the registry because every band crossing reads them, and a
+        tracked open can cross a band; action changes clear the cache.
+        """
+        return tuple(self.sudo().with_context(active_test=True).search([]).ids)
+
     @api.model
     def _run_on_crossings(self, crossings):
         """Run the actions of the bands that ``crossings`` (montanes.lead.band.crossing) leave or enter.
@@ -115,9 +149,9 @@ class MontanesBandAction(models.Model):
         Each crossing is a new record, so its actions run once; the crossing
         keeps the actions it ran.
         """
-        actions = self.sudo().search([
-            ('band_id', 'in', (crossings.old_band_id | crossings.new_band_id).ids),
-        ])
+        # The actions come before the crossings are read: a full recompute can report
+        # 100,000 crossings to a database without any action.
+        actions = self.sudo().browse(self._get_active_action_ids())
         if not actions:
             return
         for crossing in crossings:

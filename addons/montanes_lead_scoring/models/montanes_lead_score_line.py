@@ -1,5 +1,6 @@
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.fields import Domain
@@ -18,12 +19,16 @@ class MontanesLeadScoreLine(models.Model):
     _name = 'montanes.lead.score.line'
     _description = 'Lead Score Entry'
     _order = 'date desc, id desc'
+    # Entries carry their own date, and manual ones the user who added them. Without the
+    # create/write columns an insert checks two foreign keys fewer: a full recompute
+    # inserts one profile entry per lead and rule.
+    _log_access = False
 
+    # Not indexed on its own: the unique index below starts with lead_id.
     lead_id = fields.Many2one(
         comodel_name='crm.lead',
         string='Lead',
         required=True,
-        index=True,
         ondelete='cascade',
     )
     company_id = fields.Many2one(related='lead_id.company_id', store=True, index=True)
@@ -50,18 +55,19 @@ class MontanesLeadScoreLine(models.Model):
     )
     points = fields.Integer(
         string='Points',
-        required=True,
+        compute='_compute_points',
         help='Points this entry adds today, after decay; 0 once it has expired.',
     )
     points_earned = fields.Integer(
         string='Points Earned',
+        required=True,
         help='Points the entry gave when it was scored, before any decay.',
     )
     expiry_date = fields.Datetime(
         string='Expires On',
         help='Date from which the entry no longer counts; empty when it never expires.',
     )
-    is_expired = fields.Boolean(string='Expired', default=False)
+    is_expired = fields.Boolean(string='Expired', compute='_compute_is_expired', search='_search_is_expired')
     user_id = fields.Many2one(
         comodel_name='res.users',
         string='Adjusted By',
@@ -95,12 +101,6 @@ class MontanesLeadScoreLine(models.Model):
         'A score entry that is not a manual adjustment needs the rule that earned it.',
     )
 
-    def init(self):
-        # The daily decay rewrites the points of many entries. Free room in each
-        # page lets PostgreSQL update them in place (HOT) without touching the
-        # indexes, since no indexed column changes.
-        self.env.cr.execute(SQL("ALTER TABLE montanes_lead_score_line SET (fillfactor = 80)"))
-
     # ------------------------------------------------------------
     # COMPUTES
     # ------------------------------------------------------------
@@ -110,12 +110,63 @@ class MontanesLeadScoreLine(models.Model):
         for line in self:
             line.rule_type = line.rule_id.rule_type or 'manual'
 
+    @api.depends('points_earned', 'date', 'expiry_date', 'rule_id.validity', 'rule_id.half_life_days',
+                 'rule_id.decay_percent', 'rule_id.decay_period_days')
+    def _compute_points(self):
+        # Same formula as _get_current_points_sql, which sums the entries in the database.
+        now = fields.Datetime.now()
+        for line in self:
+            if line.expiry_date and line.expiry_date <= now:
+                line.points = 0
+            elif line.rule_id:
+                line.points = line.rule_id._montanes_get_decayed_points(line.points_earned, line.date, now)
+            else:
+                line.points = line.points_earned
+
+    @api.depends('expiry_date')
+    def _compute_is_expired(self):
+        now = fields.Datetime.now()
+        for line in self:
+            line.is_expired = bool(line.expiry_date) and line.expiry_date <= now
+
+    def _search_is_expired(self, operator, value):
+        if operator != 'in':
+            return NotImplemented
+        now = fields.Datetime.now()
+        expired = Domain('expiry_date', '!=', False) & Domain('expiry_date', '<=', now)
+        live = Domain('expiry_date', '=', False) | Domain('expiry_date', '>', now)
+        if True in value and False in value:
+            return Domain.TRUE
+        return expired if True in value else live
+
+    def _field_to_sql(self, alias, field_expr, query=None):
+        # The current points are not stored: lists, pivots and graphs sum them in SQL.
+        if field_expr != 'points':
+            return super()._field_to_sql(alias, field_expr, query)
+        if query is None:
+            # Manual adjustments have no rule and never expire: they are worth what they earned.
+            return SQL(
+                "COALESCE((SELECT %s FROM montanes_scoring_rule rule WHERE rule.id = %s), %s)",
+                self._get_current_points_sql(alias, 'rule', fields.Datetime.now()),
+                SQL.identifier(alias, 'rule_id'),
+                SQL.identifier(alias, 'points_earned'),
+            )
+        rule_alias = query.make_alias(alias, 'rule_id')
+        query.add_join('LEFT JOIN', rule_alias, 'montanes_scoring_rule', SQL(
+            "%s = %s", SQL.identifier(alias, 'rule_id'), SQL.identifier(rule_alias, 'id'),
+        ))
+        return self._get_current_points_sql(alias, rule_alias, fields.Datetime.now())
+
     # ------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            # The points given to a new entry are the points it earns.
+            if 'points' in vals:
+                vals.setdefault('points_earned', vals.pop('points'))
         lines = super().create(vals_list)
         self._refresh_lead_bands(lines.lead_id)
         return lines
@@ -123,7 +174,7 @@ class MontanesLeadScoreLine(models.Model):
     def write(self, vals):
         leads = self.lead_id
         result = super().write(vals)
-        if {'points', 'lead_id'} & set(vals):
+        if {'points_earned', 'date', 'expiry_date', 'lead_id'} & set(vals):
             self._refresh_lead_bands(leads | self.lead_id)
         return result
 
@@ -154,16 +205,14 @@ class MontanesLeadScoreLine(models.Model):
 
         self.env.flush_all()
         now = fields.Datetime.now()
-        uid = self.env.uid
         rows = [
             SQL(
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 vals['lead_id'], vals['company_id'] or None, vals['rule_id'] or None, vals['rule_type'],
-                vals['points'], vals.get('points_earned', vals['points']),
+                vals['points_earned'],
                 vals.get('event_type') or None, vals['source_ref'], vals.get('event_ref') or None,
-                vals.get('date') or now, vals.get('expiry_date') or None, False,
+                vals.get('date') or now, vals.get('expiry_date') or None,
                 vals.get('description') or None, vals.get('user_id') or None,
-                uid, now, uid, now,
             )
             for vals in vals_list
         ]
@@ -172,9 +221,8 @@ class MontanesLeadScoreLine(models.Model):
         inserted = self.env.execute_query(SQL(
             """
             INSERT INTO montanes_lead_score_line
-                (lead_id, company_id, rule_id, rule_type, points, points_earned, event_type,
-                 source_ref, event_ref, date, expiry_date, is_expired, description, user_id,
-                 create_uid, create_date, write_uid, write_date)
+                (lead_id, company_id, rule_id, rule_type, points_earned, event_type,
+                 source_ref, event_ref, date, expiry_date, description, user_id)
             VALUES %s
             ON CONFLICT (lead_id, rule_id, source_ref) DO NOTHING
             RETURNING id, lead_id
@@ -184,6 +232,75 @@ class MontanesLeadScoreLine(models.Model):
         lines = self.browse(line_id for line_id, _lead_id in inserted)
         leads = self.env['crm.lead'].browse({lead_id for _line_id, lead_id in inserted})
         self._notify_lines_inserted(leads)
+        return lines
+
+    @api.model
+    def _are_uniform_event_rules(self, rules):
+        """Tell whether behaviour ``rules`` give every lead the same entries for the same event.
+
+        That holds when no rule is limited to a company, counts a maximum per
+        period or belongs to a capped group, and no engagement maximum is set:
+        then nothing but the unique index decides whether a lead gets an entry.
+        """
+        if self._get_score_cap('engagement'):
+            return False
+        return not any(
+            rule.company_id
+            or (rule.repeat_policy == 'every_time' and rule.max_per_period)
+            or rule.group_id.max_points
+            for rule in rules
+        )
+
+    @api.model
+    def _insert_trace_lines(self, traces, rules, event_type, action):
+        """Insert the entries of one e-mail event of ``traces`` (mailing.trace on leads) in one statement.
+
+        This is the common case of crm.lead._montanes_prepare_event_vals, for
+        rules that pass _are_uniform_event_rules: the statement reads each lead's
+        company and each mailing's subject itself, and skips deleted leads, so
+        tracked opens and clicks spend no query on them.
+        Returns the entries really inserted.
+        """
+        now = fields.Datetime.now()
+        rows = []
+        for trace in traces:
+            source_ref = f'mailing.trace,{trace.id},{action}'
+            for rule in rules:
+                if not rule._montanes_matches_event(source_ref):
+                    continue
+                expiry_date = now + timedelta(days=rule.validity_days) if rule.validity == 'window' else None
+                rows.append(SQL(
+                    "(%s, %s, %s, %s, %s, %s, %s::timestamp, %s)",
+                    trace.id, trace.res_id, rule.id, rule._montanes_get_ledger_key(source_ref, now),
+                    source_ref, rule.points, expiry_date, rule.name,
+                ))
+        if not rows:
+            return self.browse()
+
+        self.env.flush_all()
+        # The description is the mailing's subject, else its name, else the rule's name, as in
+        # the general path.
+        inserted = self.env.execute_query(SQL(
+            """
+            INSERT INTO montanes_lead_score_line
+                (lead_id, company_id, rule_id, rule_type, points_earned, event_type,
+                 source_ref, event_ref, date, expiry_date, description)
+            SELECT lead.id, lead.company_id, event.rule_id, 'behaviour', event.points, %(event_type)s,
+                   event.ledger_key, event.source_ref, %(now)s, event.expiry_date,
+                   COALESCE(NULLIF(mailing.subject, ''), source.name, event.rule_name)
+              FROM (VALUES %(rows)s) AS event
+                       (trace_id, lead_id, rule_id, ledger_key, source_ref, points, expiry_date, rule_name)
+              JOIN crm_lead lead ON lead.id = event.lead_id
+              JOIN mailing_trace trace ON trace.id = event.trace_id
+              LEFT JOIN mailing_mailing mailing ON mailing.id = trace.mass_mailing_id
+              LEFT JOIN utm_source source ON source.id = mailing.source_id
+            ON CONFLICT (lead_id, rule_id, source_ref) DO NOTHING
+            RETURNING id, lead_id
+            """,
+            event_type=event_type, now=now, rows=SQL(", ").join(rows),
+        ))
+        lines = self.browse(line_id for line_id, _lead_id in inserted)
+        self._notify_lines_inserted(self.env['crm.lead'].browse({lead_id for _line_id, lead_id in inserted}))
         return lines
 
     @api.model
@@ -206,6 +323,37 @@ class MontanesLeadScoreLine(models.Model):
         if leads and not self.env.context.get('montanes_defer_bands') \
                 and not self.env.context.get('montanes_sql_totals'):
             leads.sudo()._montanes_refresh_bands()
+
+    @api.model
+    def _get_current_points_sql(self, line_alias, rule_alias, now):
+        """Return the SQL value of an entry's points at ``now``: 0 once expired, else decayed.
+
+        The entry row is ``line_alias`` and its rule, LEFT JOINed, is ``rule_alias``.
+        An entry without a rule (a manual adjustment) keeps the points it earned.
+        Computed in float8 because POWER on numeric values is many times slower;
+        ROUND on float8 rounds halves to even, as Python's round() in
+        montanes.scoring.rule._montanes_get_decayed_points does.
+        """
+        age_seconds = SQL(
+            "GREATEST(EXTRACT(EPOCH FROM (%s - %s))::float8, 0)", now, SQL.identifier(line_alias, 'date'))
+        return SQL(
+            """CASE
+                   WHEN %(expiry)s <= %(now)s THEN 0
+                   WHEN %(validity)s = 'half_life' THEN ROUND(%(earned)s * POWER(0.5::float8,
+                        %(age)s / (%(half_life)s * 86400)::float8))::int
+                   WHEN %(validity)s = 'decay' THEN ROUND(%(earned)s * POWER(1 - %(percent)s::float8 / 100,
+                        FLOOR(%(age)s / (%(period)s * 86400)::float8)))::int
+                   ELSE %(earned)s
+               END""",
+            expiry=SQL.identifier(line_alias, 'expiry_date'),
+            now=now,
+            validity=SQL.identifier(rule_alias, 'validity'),
+            earned=SQL.identifier(line_alias, 'points_earned'),
+            age=age_seconds,
+            half_life=SQL.identifier(rule_alias, 'half_life_days'),
+            percent=SQL.identifier(rule_alias, 'decay_percent'),
+            period=SQL.identifier(rule_alias, 'decay_period_days'),
+        )
 
     @api.model
     def _get_score_cap(self, score):
@@ -232,7 +380,7 @@ class MontanesLeadScoreLine(models.Model):
         self.env.flush_all()
         rows = self.env.execute_query(SQL(
             """
-            SELECT line.id, line.lead_id, line.points, rule.points, rule.group_id, COALESCE(grp.max_points, 0)
+            SELECT line.id, line.lead_id, line.points_earned, rule.points, rule.group_id, COALESCE(grp.max_points, 0)
               FROM montanes_lead_score_line line
               JOIN montanes_scoring_rule rule ON rule.id = line.rule_id
               LEFT JOIN montanes_scoring_rule_group grp ON grp.id = rule.group_id
@@ -257,7 +405,7 @@ class MontanesLeadScoreLine(models.Model):
                 points_by_line[line_id] = allowed
         lines = self.sudo().with_context(montanes_defer_bands=True).browse(points_by_line)
         for line in lines:
-            line.points = points_by_line[line.id]
+            line.points_earned = points_by_line[line.id]
         return set(lines.lead_id.ids)
 
     @api.model
@@ -280,75 +428,41 @@ class MontanesLeadScoreLine(models.Model):
         group_total = defaultdict(int)
         for lead_id, group_id, points in self.env.execute_query(SQL(
             """
-            SELECT line.lead_id, rule.group_id, SUM(line.points)
+            SELECT line.lead_id, rule.group_id, SUM(%s)
               FROM montanes_lead_score_line line
               LEFT JOIN montanes_scoring_rule rule ON rule.id = line.rule_id
-             WHERE line.lead_id = ANY(%s) AND line.rule_type <> 'profile' AND NOT line.is_expired
+             WHERE line.lead_id = ANY(%s) AND line.rule_type <> 'profile'
              GROUP BY line.lead_id, rule.group_id
             """,
-            lead_ids,
+            self._get_current_points_sql('line', 'rule', fields.Datetime.now()), lead_ids,
         )):
             engagement_total[lead_id] += points
             group_total[lead_id, group_id] += points
         for vals in vals_list:
             rule = rules.browse(vals['rule_id'])
             lead_id, group_id = vals['lead_id'], rule.group_id.id or None
-            allowed = vals['points']
+            allowed = vals['points_earned']
             if allowed > 0:
                 if engagement_cap:
                     allowed = min(allowed, max(engagement_cap - engagement_total[lead_id], 0))
                 if rule.group_id.max_points:
                     allowed = min(allowed, max(rule.group_id.max_points - group_total[lead_id, group_id], 0))
-            if allowed != vals['points']:
-                vals.update(points=allowed, points_earned=allowed)
+            vals['points_earned'] = allowed
             engagement_total[lead_id] += allowed
             group_total[lead_id, group_id] += allowed
         return vals_list
 
     @api.model
     def _cron_refresh_validity(self):
-        """Decay the points of decaying entries and expire the entries past their window.
+        """Bring every lead's stored scores in line with the decay and expiry of its entries.
 
-        One UPDATE recomputes every live entry of a rule that is not permanent
-        from the points it earned and its age, so running it twice on the same
-        day changes nothing. The lead totals follow in one more UPDATE.
+        Entries store the points they earned and their date; what they are worth
+        today is computed when read. The lead totals are stored, so this daily
+        job recomputes them and writes only the leads whose totals changed.
         """
-        self.env.flush_all()
-        now = fields.Datetime.now()
-        changed = self.env.execute_query(SQL(
-            """
-            UPDATE montanes_lead_score_line line
-               SET points = target.points, is_expired = target.is_expired
-              FROM (SELECT line.id,
-                           CASE
-                               WHEN line.expiry_date IS NOT NULL AND line.expiry_date <= %(now)s THEN 0
-                               -- float8 throughout: POWER on numeric values is many times slower.
-                               WHEN rule.validity = 'half_life' THEN ROUND(line.points_earned * POWER(0.5::float8,
-                                    EXTRACT(EPOCH FROM (%(now)s - line.date))::float8
-                                    / (rule.half_life_days * 86400)::float8))
-                               WHEN rule.validity = 'decay' THEN ROUND(line.points_earned * POWER(
-                                    1 - rule.decay_percent::float8 / 100,
-                                    FLOOR(EXTRACT(EPOCH FROM (%(now)s - line.date))::float8
-                                          / (rule.decay_period_days * 86400)::float8)))
-                               ELSE line.points
-                           END AS points,
-                           line.expiry_date IS NOT NULL AND line.expiry_date <= %(now)s AS is_expired
-                      FROM montanes_lead_score_line line
-                      JOIN montanes_scoring_rule rule ON rule.id = line.rule_id
-                     WHERE NOT line.is_expired AND rule.validity <> 'permanent') AS target
-             WHERE line.id = target.id
-               AND (line.points <> target.points OR line.is_expired <> target.is_expired)
-         RETURNING line.lead_id
-            """,
-            now=now,
-        ))
-        lead_ids = list({lead_id for (lead_id,) in changed})
-        self.invalidate_model(['points', 'is_expired'])
-        if lead_ids:
-            self.env['crm.lead'].browse(lead_ids)._montanes_recompute_totals()
-        _logger.info("Score validity refresh: %d entries decayed or expired on %d leads",
-                     len(changed), len(lead_ids))
-        return lead_ids
+        changed = self.env['crm.lead']._montanes_recompute_all_totals()
+        _logger.info("Score validity refresh: totals of %d leads changed by decay or expiry", changed)
+        return changed
 
     @api.model
     def _sync_profile_lines(self, rules, leads=None):
@@ -369,7 +483,6 @@ class MontanesLeadScoreLine(models.Model):
         self.env.flush_all()
         scope = SQL("AND line.lead_id = ANY(%s)", leads.ids) if leads is not None else SQL()
         now = fields.Datetime.now()
-        uid = self.env.uid
         removed, updated, inserted = set(), set(), set()
         for rule in rules:
             if not (rule.active and rule.rule_type == 'profile'):
@@ -400,20 +513,18 @@ class MontanesLeadScoreLine(models.Model):
             updated.update(lead_id for (lead_id,) in self.env.execute_query(SQL(
                 """
                 UPDATE montanes_lead_score_line line
-                   SET points = %(points)s, points_earned = %(points)s, write_uid = %(uid)s, write_date = %(now)s
+                   SET points_earned = %(points)s
                  WHERE line.rule_id = %(rule)s AND line.source_ref = %(source)s %(scope)s
-                   AND (line.points <> %(points)s OR line.points_earned <> %(points)s)
+                   AND line.points_earned <> %(points)s
              RETURNING line.lead_id
                 """,
-                points=rule.points, uid=uid, now=now, rule=rule.id, source=PROFILE_SOURCE_REF, scope=scope,
+                points=rule.points, rule=rule.id, source=PROFILE_SOURCE_REF, scope=scope,
             )))
             inserted.update(lead_id for (lead_id,) in self.env.execute_query(SQL(
                 """
                 INSERT INTO montanes_lead_score_line
-                    (lead_id, company_id, rule_id, rule_type, points, points_earned, source_ref,
-                     date, is_expired, description, create_uid, create_date, write_uid, write_date)
-                SELECT lead.id, lead.company_id, %(rule)s, 'profile', %(points)s, %(points)s, %(source)s,
-                       %(now)s, FALSE, %(name)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                    (lead_id, company_id, rule_id, rule_type, points_earned, source_ref, date, description)
+                SELECT lead.id, lead.company_id, %(rule)s, 'profile', %(points)s, %(source)s, %(now)s, %(name)s
                   FROM crm_lead lead
                  WHERE lead.id IN %(matched)s
                    -- Skipping the existing entries first spares one speculative insert per lead.
@@ -424,7 +535,7 @@ class MontanesLeadScoreLine(models.Model):
              RETURNING lead_id
                 """,
                 rule=rule.id, points=rule.points, source=PROFILE_SOURCE_REF, now=now, name=rule.name,
-                uid=uid, matched=matched,
+                matched=matched,
             )))
 
         changed_lead_ids = removed | updated | inserted

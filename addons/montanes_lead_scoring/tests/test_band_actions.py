@@ -71,6 +71,19 @@ class TestBandActions(MontanesScoringCommon):
         lead._montanes_refresh_bands()
         self.assertEqual(self.env['montanes.lead.band.crossing'].search_count([('lead_id', '=', lead.id)]), 4)
 
+    def test_action_changes_apply_at_once(self):
+        lead = self._lead()
+        self.action_tag.active = False
+        lead._montanes_adjust_score(60, 'Signed the letter of intent')
+        crossing = self.env['montanes.lead.band.crossing'].search([('lead_id', '=', lead.id)])
+        self.assertEqual(crossing.action_ids, self.action_activity, "An archived action does not run")
+        self.assertNotIn(self.tag_hot, lead.tag_ids)
+
+        self.action_tag.active = True
+        lead._montanes_adjust_score(-60, 'Letter withdrawn')
+        lead._montanes_adjust_score(60, 'Letter signed again')
+        self.assertIn(self.tag_hot, lead.tag_ids, "A restored action runs on the next crossing")
+
     def test_round_robin_assignment(self):
         self.env['montanes.band.action'].create({
             'name': 'Repartir', 'band_id': self.band_hot.id, 'action_type': 'assign_user',
