@@ -10,3 +10,4 @@ from . import link_tracker
 from . import mailing_mailing
 from . import mailing_trace
 from . import crm_lead
+from . import calendar_event

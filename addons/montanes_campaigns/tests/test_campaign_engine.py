@@ -412,6 +412,23 @@ class TestCampaignEngine(CampaignEngineCommon):
         lead.action_set_won()
         self.assertEqual(campaign.participant_ids.exit_reason, "won")
 
+    def test_booked_meeting_exits(self):
+        lead = self._create_leads(self.env, 1)
+        campaign = self._create_campaign(self.env, steps=[
+            {"name": "Más tarde", "subject": "Hola", "body_html": "<p>Hola</p>", "delay_value": 3},
+        ])
+        with freeze_time(SEND_TIME):
+            campaign.action_launch()
+            self.env["calendar.event"].create({
+                "name": "Demostración",
+                "opportunity_id": lead.id,
+                "start": SEND_TIME + timedelta(days=7),
+                "stop": SEND_TIME + timedelta(days=7, hours=1),
+            })
+        participant = campaign.participant_ids
+        self.assertEqual(participant.state, "exited")
+        self.assertEqual(participant.exit_reason, "meeting")
+
     def test_pause_and_resume(self):
         campaign = self._create_campaign(self.env, steps=[
             {"name": "Uno", "subject": "Uno", "body_html": "<p>Uno</p>"},
