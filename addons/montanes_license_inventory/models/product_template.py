@@ -267,42 +267,66 @@ class ProductTemplate(models.Model):
     # Low key stock alert
     # ------------------------------------------------------------
 
+    def _montanes_get_alert_company(self):
+        """Return the company whose key stock and reordering rules the low stock alert of this
+        template reads: the template's company, else the current company."""
+        self.ensure_one()
+        return self.company_id or self.env.company
+
     def _montanes_get_free_key_counts(self):
-        """Return a dict mapping each template id to its number of unreserved keys in stock."""
+        """Return a dict mapping each template id to its number of unreserved keys in the
+        stock of its alert company.
+
+        Keys past their activation deadline (lot expiration date) are never delivered, so they
+        do not count.
+        """
+        companies = self.env['res.company'].union(
+            *(template._montanes_get_alert_company() for template in self))
         groups = self.env['stock.quant'].sudo()._read_group(
             domain=[
                 ('product_id.product_tmpl_id', 'in', self.ids),
+                ('company_id', 'in', companies.ids),
                 ('location_id.usage', '=', 'internal'),
                 ('lot_id', '!=', False),
+                '|',
+                ('lot_id.expiration_date', '=', False),
+                ('lot_id.expiration_date', '>=', fields.Datetime.now()),
             ],
-            groupby=['product_id'],
+            groupby=['product_id', 'company_id'],
             aggregates=['quantity:sum', 'reserved_quantity:sum'],
         )
         counts = dict.fromkeys(self.ids, 0)
-        for product, quantity, reserved in groups:
-            counts[product.product_tmpl_id.id] += int(quantity - reserved)
+        for product, company, quantity, reserved in groups:
+            template = product.product_tmpl_id
+            if company == template._montanes_get_alert_company():
+                counts[template.id] += int(quantity - reserved)
         return counts
 
     def _montanes_get_low_stock_thresholds(self):
         """Return a dict mapping each template id to its low key stock threshold.
 
         The threshold is the sum of the minimum quantities of the product's active reordering
-        rules that have one, as Odoo's replenishment reads them, else the template's own
-        threshold. Rules with a zero minimum, such as those that the replenishment report
-        creates by itself, do not count.
+        rules of its alert company that have one, as Odoo's replenishment reads them, else the
+        template's own threshold. Rules with a zero minimum, such as those that the
+        replenishment report creates by itself, do not count.
         """
+        companies = self.env['res.company'].union(
+            *(template._montanes_get_alert_company() for template in self))
         groups = self.env['stock.warehouse.orderpoint'].sudo()._read_group(
             domain=[
                 ('product_id.product_tmpl_id', 'in', self.ids),
+                ('company_id', 'in', companies.ids),
                 ('product_min_qty', '>', 0),
             ],
-            groupby=['product_id'],
+            groupby=['product_id', 'company_id'],
             aggregates=['product_min_qty:sum'],
         )
         rule_minimums = {}
-        for product, minimum in groups:
-            template_id = product.product_tmpl_id.id
-            rule_minimums[template_id] = rule_minimums.get(template_id, 0) + minimum
+        for product, company, minimum in groups:
+            template = product.product_tmpl_id
+            if company != template._montanes_get_alert_company():
+                continue
+            rule_minimums[template.id] = rule_minimums.get(template.id, 0) + minimum
         return {
             template.id: rule_minimums.get(template.id, template.montanes_key_low_stock_threshold)
             for template in self
@@ -349,8 +373,7 @@ class ProductTemplate(models.Model):
 
     def _montanes_send_low_stock_alert(self, free_count, threshold):
         self.ensure_one()
-        company = self.company_id or self.env.company
-        user = company._montanes_get_purchase_user()
+        user = self._montanes_get_alert_company()._montanes_get_purchase_user()
         summary = self.env._(
             "Low key stock: %(product)s", product=self.display_name)
         note = self.env._(

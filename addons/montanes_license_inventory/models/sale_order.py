@@ -395,11 +395,13 @@ class SaleOrder(models.Model):
         )
 
     def _montanes_check_low_stock(self):
-        """Send the low stock alert of the key products of these orders."""
-        products = self.order_line.product_id.filtered(
-            lambda product: product.montanes_license_kind == 'key'
-        )
-        products.product_tmpl_id._montanes_check_key_low_stock()
+        """Send the low stock alert of the key products of these orders, reading the stock
+        of each order's company for products shared between companies."""
+        for company, orders in self.grouped('company_id').items():
+            products = orders.order_line.product_id.filtered(
+                lambda product: product.montanes_license_kind == 'key'
+            )
+            products.product_tmpl_id.with_company(company)._montanes_check_key_low_stock()
 
     def _montanes_schedule_delivery_activity(self, licenses):
         self.ensure_one()

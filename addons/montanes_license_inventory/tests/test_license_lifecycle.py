@@ -465,6 +465,57 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self._create_orderpoint(self.product_office, 0)
         self.assertEqual(template._montanes_get_low_stock_thresholds(), {template.id: 2})
 
+    def test_low_stock_rules_of_other_company_ignored(self):
+        template = self.product_office.product_tmpl_id
+        template.company_id = False
+        other_company = self.env['res.company'].create({'name': "Montañés Canarias (test)"})
+        self.env.user.company_ids = [Command.link(other_company.id)]
+        other_warehouse = self.env['stock.warehouse'].search(
+            [('company_id', '=', other_company.id)], limit=1)
+        self._create_orderpoint(self.product_office, 1)
+        self.env['stock.warehouse.orderpoint'].create({
+            'product_id': self.product_office.id,
+            'warehouse_id': other_warehouse.id,
+            'location_id': other_warehouse.lot_stock_id.id,
+            'product_min_qty': 5,
+            'product_max_qty': 15,
+            'company_id': other_company.id,
+        })
+
+        self.assertEqual(
+            template.with_company(self.company)._montanes_get_low_stock_thresholds(),
+            {template.id: 1})
+        self.assertEqual(
+            template.with_company(other_company)._montanes_get_low_stock_thresholds(),
+            {template.id: 5})
+        self.assertEqual(
+            template.with_company(self.company)._montanes_get_free_key_counts(), {template.id: 2})
+        self.assertEqual(
+            template.with_company(other_company)._montanes_get_free_key_counts(),
+            {template.id: 0})
+
+        self._create_order([(self.product_office, 1, 100.0)]).action_confirm()
+        self.assertFalse(
+            template.montanes_key_low_stock_alerted,
+            "1 key left in this company, whose rule minimum is 1.")
+
+    def test_low_stock_ignores_expired_keys(self):
+        template = self.product_office.product_tmpl_id
+        template.montanes_key_low_stock_threshold = 2
+        self.assertEqual(template._montanes_get_free_key_counts(), {template.id: 2})
+
+        expired_lot = self.lots.filtered(lambda lot: lot.product_id == self.product_office)[:1]
+        expired_lot.expiration_date = fields.Datetime.now() - timedelta(days=1)
+        self.assertEqual(template._montanes_get_free_key_counts(), {template.id: 1})
+
+        template._montanes_check_key_low_stock()
+        self.assertTrue(template.montanes_key_low_stock_alerted)
+        self.assertEqual(
+            template.message_ids[:1].body,
+            "<p>Only 1 keys of “[OFF-PERP] Licencia ofimática perpetua” are left in stock, "
+            "below the threshold of 2. Order new keys from the vendor.</p>",
+        )
+
     # ------------------------------------------------------------
     # Product validation
     # ------------------------------------------------------------
