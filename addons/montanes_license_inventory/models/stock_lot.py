@@ -199,12 +199,18 @@ class StockLot(models.Model):
         return not self.env.user.has_groups(KEY_GROUPS)
 
     @api.model
-    def _montanes_guard_key_condition(self, condition):
+    def _montanes_guard_key_condition(self, condition, field_name='name', key_domain=None):
         """Return `condition` rewritten so that it matches a licence key only by its whole
-        value, or unchanged when it does not compare the serial number by pattern or range."""
-        if condition.field_expr != 'name' or condition.operator in EXACT_KEY_OPERATORS:
+        value, or unchanged when it does not compare `field_name` by pattern or range.
+
+        `key_domain` selects the records whose `field_name` is a licence key; it defaults to
+        the licence key lots.
+        """
+        if condition.field_expr != field_name or condition.operator in EXACT_KEY_OPERATORS:
             return condition
-        plain_lots = Domain('montanes_is_license_key', '!=', True) & condition
+        if key_domain is None:
+            key_domain = Domain('montanes_is_license_key', '=', True)
+        plain_lots = ~key_domain & condition
         exact_operator = PATTERN_KEY_OPERATORS.get(condition.operator)
         if not exact_operator or not isinstance(condition.value, str):
             # Range comparisons (<, >) would reveal a key by bisection: no licence key matches.
@@ -213,10 +219,7 @@ class StockLot(models.Model):
         if exact_operator.endswith('ilike'):
             # Escaped so that the value is compared literally, wildcards included.
             value = value.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
-        license_keys = (
-            Domain('montanes_is_license_key', '=', True)
-            & Domain('name', exact_operator, value)
-        )
+        license_keys = key_domain & Domain(field_name, exact_operator, value)
         return plain_lots | license_keys
 
     @api.model
@@ -289,15 +292,24 @@ class StockLot(models.Model):
     def _montanes_get_ids_by_key(self, model, field_name, values):
         """Return a dict mapping each value of `values` that is a licence key to the ids of
         the records of `model` whose `field_name` is that value."""
+        domain = model._montanes_get_key_value_domain(field_name, values)
+        if domain.is_false():
+            return {}
+        groups = model.sudo().with_context(active_test=False)._read_group(
+            domain, [field_name], ['id:array_agg'])
+        return dict(groups)
+
+    @api.model
+    def _montanes_get_key_value_domain(self, field_name, values):
+        """Return the domain of the records of this model whose `field_name` is one of
+        `values` and is a licence key."""
         license_keys = self.sudo().with_context(active_test=False).search([
             ('name', 'in', list(values)),
             ('montanes_is_license_key', '=', True),
         ]).mapped('name')
         if not license_keys:
-            return {}
-        groups = model.sudo().with_context(active_test=False)._read_group(
-            [(field_name, 'in', license_keys)], [field_name], ['id:array_agg'])
-        return dict(groups)
+            return Domain.FALSE
+        return Domain(field_name, 'in', license_keys)
 
     def _web_read_group_groupby_formatter(self, groupby_spec, values):
         # Odoo follows grouping paths such as lot_id.name through this method of the

@@ -1,10 +1,14 @@
 from odoo import api, models
+from odoo.fields import Domain
 
 from .montanes_license import KEY_GROUPS
 
 # Field of the move line that contains a serial number typed on a receipt, before the lot
-# exists. It is a licence key when a licence key lot has that name.
+# exists. It is a licence key when the product is a key licence or a licence key lot has
+# that name.
 LOT_NAME_FIELD = 'lot_name'
+# Move lines whose typed serial number is a licence key even before its lot exists.
+KEY_PRODUCT_DOMAIN = Domain('product_id.montanes_license_kind', '=', 'key')
 
 
 class StockMoveLine(models.Model):
@@ -23,11 +27,41 @@ class StockMoveLine(models.Model):
             ('name', 'in', list(names)),
             ('montanes_is_license_key', '=', True),
         ]).mapped('name'))
+        key_product_line_ids = set(self.sudo().filtered(
+            lambda line: line.product_id.montanes_license_kind == 'key').ids)
         mask_key = self.env['montanes.license'].montanes_mask_key
         for values in result:
-            if values.get(LOT_NAME_FIELD) in license_keys:
-                values[LOT_NAME_FIELD] = mask_key(values[LOT_NAME_FIELD])
+            name = values.get(LOT_NAME_FIELD)
+            if name and (name in license_keys or values['id'] in key_product_line_ids):
+                values[LOT_NAME_FIELD] = mask_key(name)
         return result
+
+    @api.model
+    def _search(self, domain, offset=0, limit=None, order=None, *, active_test=True,
+                bypass_access=False):
+        """Match typed serial numbers that are licence keys by their whole value only, for
+        users outside `KEY_GROUPS`, as `stock.lot` does for the lot names.
+
+        A licence key lot belongs to a key licence product, so the product alone tells which
+        typed serial numbers are licence keys.
+        """
+        Lot = self.env['stock.lot']
+        if Lot._montanes_must_guard_key_search():
+            domain = Domain(domain).optimize_full(self).map_conditions(
+                lambda condition: Lot._montanes_guard_key_condition(
+                    condition, LOT_NAME_FIELD, KEY_PRODUCT_DOMAIN))
+        return super()._search(
+            domain, offset=offset, limit=limit, order=order, active_test=active_test,
+            bypass_access=bypass_access,
+        )
+
+    @api.model
+    def _montanes_get_key_value_domain(self, field_name, values):
+        """Return the domain of the move lines whose typed serial number is one of `values`
+        and is a licence key: the product is a key licence or a key lot has that name."""
+        lot_key_domain = self.env['stock.lot']._montanes_get_key_value_domain(
+            field_name, values)
+        return Domain(field_name, 'in', list(values)) & (KEY_PRODUCT_DOMAIN | lot_key_domain)
 
     def _export_rows(self, fields, *, _is_toplevel_call=True):
         """Export typed serial numbers that are licence keys in full to the key groups and log

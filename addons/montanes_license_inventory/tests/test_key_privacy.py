@@ -8,6 +8,9 @@ HEADER = "Referencia producto;Clave;Fecha límite de activación;Observaciones\r
 KEY = 'MSERP-HWGQ4-96RAF-HUG6A-9WP3S'
 MASKED_KEY = 'MSERP-•••••-•••••-•••••-9WP3S'
 PLAIN_SERIAL = 'CABLE-00001'
+# A key typed on a move line whose lot does not exist yet.
+TYPED_KEY = 'MSERP-TYPED-AAAAA-BBBBB-NEW01'
+MASKED_TYPED_KEY = 'MSERP-•••••-•••••-•••••-NEW01'
 
 
 @tagged('post_install', '-at_install')
@@ -169,6 +172,57 @@ class TestKeyGroupingAndSearch(MontanesLicenseCommon):
         lots = self.env['stock.lot'].with_user(self.user_service).search(
             [('name', 'ilike', 'MSERP-HWGQ4')])
         self.assertEqual(lots, self.lot)
+
+    def _type_key_on_move_line(self, key):
+        move_line = self.env['stock.move.line'].search([('lot_id', '=', self.lot.id)])
+        move_line.write({'lot_id': False, 'lot_name': key})
+        return move_line
+
+    def test_typed_key_prefix_search_finds_nothing(self):
+        move_line = self._type_key_on_move_line(TYPED_KEY)
+        for operator, value in [
+            ('ilike', 'MSERP-TYPED'),
+            ('like', 'MSERP-T'),
+            ('=ilike', 'mserp-t%'),
+            ('>=', 'MSERP-TYPED'),
+        ]:
+            with self.subTest(operator=operator, value=value):
+                domain = [('id', '=', move_line.id), ('lot_name', operator, value)]
+                self.assertEqual(self.MoveLine.search_count(domain), 0)
+
+    def test_typed_key_whole_search_finds_line(self):
+        move_line = self._type_key_on_move_line(TYPED_KEY)
+        for operator, value in [('=', TYPED_KEY), ('ilike', TYPED_KEY.lower())]:
+            with self.subTest(operator=operator, value=value):
+                self.assertEqual(
+                    self.MoveLine.search([('lot_name', operator, value)]), move_line)
+
+    def test_typed_key_prefix_search_for_service(self):
+        move_line = self._type_key_on_move_line(TYPED_KEY)
+        move_lines = self.env['stock.move.line'].with_user(self.user_service).search(
+            [('lot_name', 'ilike', 'MSERP-TYPED')])
+        self.assertEqual(move_lines, move_line)
+
+    def test_typed_plain_serial_prefix_search(self):
+        move_line = self.env['stock.move.line'].create({
+            'product_id': self.plain_product.id,
+            'location_id': self.stock_location.id,
+            'location_dest_id': self.stock_location.id,
+            'lot_name': 'CABLE-TYPED-00001',
+            'quantity': 1,
+            'company_id': self.company.id,
+        })
+        self.assertEqual(self.MoveLine.search([('lot_name', 'ilike', 'CABLE-TYPED')]), move_line)
+
+    def test_typed_key_without_lot_masked(self):
+        move_line = self._type_key_on_move_line(TYPED_KEY)
+        values = move_line.with_user(self.user_stock).read(['lot_name'])
+        self.assertEqual(values[0]['lot_name'], MASKED_TYPED_KEY)
+        groups = self.MoveLine.formatted_read_group(
+            [('id', '=', move_line.id)], ['lot_name'], ['__count'])
+        self.assertEqual(self._group_values(groups, 'lot_name'), [MASKED_TYPED_KEY])
+        self.assertNotIn(TYPED_KEY, str(groups))
+        self.assertEqual(self.MoveLine.search(groups[0]['__extra_domain']), move_line)
 
     def test_stock_unique_check_as_warehouse_user(self):
         """Stock's own check groups lots by name as the current user and must still work."""
