@@ -2,6 +2,8 @@ from odoo import SUPERUSER_ID, api, models
 
 from odoo.fields import Domain
 
+from .stock_lot import PRINTED_KEY_LOTS_CONTEXT_KEY
+
 # Context key set by the sale order confirmation: the ids of the licence-key serial numbers it
 # locked with SELECT ... FOR UPDATE. Reservation of key products is then limited to those lots,
 # so the keys delivered are the ones this transaction holds and never a row another
@@ -36,3 +38,32 @@ class StockQuant(models.Model):
             lot = quant.sudo().lot_id
             if lot.montanes_is_license_key:
                 quant.display_name = quant.display_name.replace(lot.name, mask_key(lot.name))
+
+    # ------------------------------------------------------------
+    # Printing: stock's package content report
+    # ------------------------------------------------------------
+
+    def _montanes_prints_key_masked(self):
+        """Return whether the serial number of this quant is a licence key that the current
+        user prints masked."""
+        self.ensure_one()
+        lot = self.lot_id
+        return bool(lot) and lot._montanes_prints_key_masked()
+
+    def _get_gs1_barcode(self, gs1_quantity_rules_ai_by_uom=False):
+        """Print no GS1 barcode of a licence key for users who may not reveal it, because
+        the barcode encodes the serial number."""
+        if self._montanes_prints_key_masked():
+            return ''
+        return super()._get_gs1_barcode(gs1_quantity_rules_ai_by_uom)
+
+    def get_aggregate_barcodes(self):
+        """Leave the licence keys that the current user prints masked out of the package
+        content barcodes, and log as reveals the keys that the barcodes contain in full."""
+        masked_quants = self.filtered(lambda quant: quant._montanes_prints_key_masked())
+        printed_quants = self - masked_quants
+        printed_lot_ids = self.env.context.get(PRINTED_KEY_LOTS_CONTEXT_KEY)
+        if printed_lot_ids is not None:
+            printed_lot_ids.update(
+                printed_quants.sudo().lot_id.filtered('montanes_is_license_key').ids)
+        return super(StockQuant, printed_quants).get_aggregate_barcodes()

@@ -99,6 +99,51 @@ class TestKeyReports(MontanesLicenseCommon):
         output = self._render_text(self.user_key_reader, 'stock.label_lot_template', self.lots)
         self.assertKeysFull(output)
 
+    def _pack_keys(self):
+        """Return a package in stock that contains the two keys again."""
+        package = self.env['stock.package'].create({'name': 'PACK-KEYS-TEST'})
+        Quant = self.env['stock.quant']
+        for lot in self.lots:
+            Quant._update_available_quantity(
+                self.product_erp, self.stock_location, 1, lot_id=lot, package_id=package)
+        return package
+
+    def test_package_content_masked(self):
+        package = self._pack_keys()
+        output = self._render(self.user_stock, 'stock.action_report_package_barcode', package)
+        self.assertKeysMasked(output)
+
+    def test_package_content_gs1_masked(self):
+        self.user_stock.group_ids = [Command.link(
+            self.env.ref('stock.group_stock_lot_print_gs1').id)]
+        package = self._pack_keys()
+        output = self._render(self.user_stock, 'stock.action_report_package_barcode', package)
+        self.assertKeysMasked(output)
+
+        quants = package.quant_ids.with_user(self.user_stock)
+        self.assertEqual([quant._get_gs1_barcode() for quant in quants], ['', ''])
+
+    def test_package_content_barcodes_skip_keys(self):
+        self.product_erp.barcode = 'MSERP-PRODUCT'
+        package = self._pack_keys()
+        stock_quants = package.quant_ids.with_user(self.user_stock)
+        self.assertEqual(stock_quants.get_aggregate_barcodes(), [])
+
+        service_quants = package.quant_ids.with_user(self.user_key_reader)
+        barcodes = service_quants.get_aggregate_barcodes()
+        self.assertEqual(len(barcodes), 1)
+        for key in KEYS:
+            self.assertIn(key, barcodes[0])
+
+    def test_package_content_full_for_service(self):
+        package = self._pack_keys()
+        reveals_before = self.env['montanes.license.key.reveal'].search_count([])
+        output = self._render(
+            self.user_key_reader, 'stock.action_report_package_barcode', package)
+        self.assertKeysFull(output)
+        self.assertEqual(
+            self.env['montanes.license.key.reveal'].search_count([]), reveals_before + 2)
+
     def test_invoice_lots_masked_for_everyone(self):
         for user in (self.user_stock, self.user_key_reader):
             with self.subTest(user=user.login):
