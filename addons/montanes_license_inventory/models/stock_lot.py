@@ -380,6 +380,24 @@ class StockLot(models.Model):
             printed_lot_ids.add(lot.id)
         return lot.name
 
+    # ------------------------------------------------------------
+    # Stock's error messages
+    # ------------------------------------------------------------
+
+    def _montanes_mask_keys_in_message(self, message):
+        """Return `message` with the licence keys among these lots masked, for users outside
+        `KEY_GROUPS`.
+
+        Stock raises these errors under sudo() too, so the check reads the groups of the user
+        and ignores the superuser mode, as printing does.
+        """
+        if not message or self.env.user.has_groups(KEY_GROUPS):
+            return message
+        mask_key = self.env['montanes.license'].montanes_mask_key
+        for lot in self.sudo().filtered('montanes_is_license_key'):
+            message = message.replace(lot.name, mask_key(lot.name))
+        return message
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:

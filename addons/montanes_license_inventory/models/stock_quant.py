@@ -1,4 +1,5 @@
 from odoo import SUPERUSER_ID, api, models
+from odoo.exceptions import ValidationError
 
 from odoo.fields import Domain
 
@@ -67,3 +68,28 @@ class StockQuant(models.Model):
             printed_lot_ids.update(
                 printed_quants.sudo().lot_id.filtered('montanes_is_license_key').ids)
         return super(StockQuant, printed_quants).get_aggregate_barcodes()
+
+    # ------------------------------------------------------------
+    # Stock's error messages that name a serial number
+    # ------------------------------------------------------------
+
+    def check_quantity(self):
+        """Mask the licence key named by stock's "serial number has already been assigned"
+        error for users outside the key groups."""
+        try:
+            super().check_quantity()
+        except ValidationError as error:
+            # Raised without the original, whose message and traceback contain the key.
+            message = self.lot_id._montanes_mask_keys_in_message(error.args[0])
+            raise ValidationError(message) from None
+
+    @api.model
+    def _check_serial_number(self, product_id, lot_id, company_id, source_location_id=None,
+                             ref_doc_location_id=None):
+        message, recommended_location = super()._check_serial_number(
+            product_id, lot_id, company_id, source_location_id=source_location_id,
+            ref_doc_location_id=ref_doc_location_id,
+        )
+        if message and lot_id:
+            message = lot_id._montanes_mask_keys_in_message(message)
+        return message, recommended_location

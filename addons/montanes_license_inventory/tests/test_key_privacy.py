@@ -238,3 +238,39 @@ class TestKeyGroupingAndSearch(MontanesLicenseCommon):
                 'product_id': self.plain_product.id,
                 'company_id': self.company.id,
             })
+
+    # Stock's error messages
+
+    def _assign_key_twice(self):
+        self.env['stock.quant']._update_available_quantity(
+            self.product_erp, self.stock_location, 1, lot_id=self.lot)
+        return self.env['stock.quant'].search([('lot_id', '=', self.lot.id)])
+
+    def test_assigned_twice_error_masked(self):
+        quants = self._assign_key_twice().with_user(self.user_stock)
+        with self.assertRaises(ValidationError) as error:
+            quants.check_quantity()
+        message = error.exception.args[0]
+        self.assertIn(f"Serial Number: {MASKED_KEY}", message)
+        self.assertNotIn(KEY, message)
+        self.assertIsNone(error.exception.__cause__)
+        self.assertTrue(error.exception.__suppress_context__)
+
+    def test_assigned_twice_error_full_for_service(self):
+        quants = self._assign_key_twice().with_user(self.user_service)
+        with self.assertRaises(ValidationError) as error:
+            quants.check_quantity()
+        self.assertIn(f"Serial Number: {KEY}", error.exception.args[0])
+
+    def test_serial_in_use_warning_masked(self):
+        message, _location = self.Quant._check_serial_number(
+            self.product_erp, self.lot.with_user(self.user_stock), self.company)
+        self.assertIn(f"({MASKED_KEY})", message)
+        self.assertNotIn(KEY, message)
+
+    def test_plain_serial_warning_full(self):
+        self.env['stock.quant']._update_available_quantity(
+            self.plain_product, self.stock_location, 1, lot_id=self.plain_lot)
+        message, _location = self.Quant._check_serial_number(
+            self.plain_product, self.plain_lot.with_user(self.user_stock), self.company)
+        self.assertIn(f"({PLAIN_SERIAL})", message)
