@@ -267,6 +267,8 @@ class ProductTemplate(models.Model):
     # Low key stock alert
     # ------------------------------------------------------------
 
+    # NOTE: the alerted flag is one per template, so a product shared between companies has
+    # one crossing state for all of them: a check in a company with enough keys clears it.
     def _montanes_get_alert_company(self):
         """Return the company whose key stock and reordering rules the low stock alert of this
         template reads: the template's company, else the current company."""

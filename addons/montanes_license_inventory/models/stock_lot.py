@@ -203,7 +203,7 @@ class StockLot(models.Model):
         """Return `condition` rewritten so that it matches a licence key only by its whole
         value, or unchanged when it does not compare `field_name` by pattern or range.
 
-        `key_domain` selects the records whose `field_name` is a licence key; it defaults to
+        `key_domain` selects the records whose `field_name` is a licence key. It defaults to
         the licence key lots.
         """
         if condition.field_expr != field_name or condition.operator in EXACT_KEY_OPERATORS:
