@@ -6,6 +6,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models, modules
 from odoo.exceptions import AccessError, UserError
+from odoo.fields import Domain
 
 _logger = logging.getLogger(__name__)
 
@@ -308,6 +309,22 @@ class MontanesLicense(models.Model):
         self.env['stock.lot']._montanes_check_key_aggregates(aggregates, set(KEY_FIELDS))
         return super().formatted_read_grouping_sets(
             domain, grouping_sets, aggregates=aggregates, order=order)
+
+    @api.model
+    @api.readonly
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False,
+                   lazy=True):
+        Lot = self.env['stock.lot']
+        Lot._montanes_check_key_aggregates(fields, set(KEY_FIELDS))
+        rows = super().read_group(
+            domain, fields, groupby, offset=offset, limit=limit, orderby=orderby, lazy=lazy)
+        return Lot._montanes_mask_read_group_rows(self, 'generated_key', rows)
+
+    @api.model
+    def _montanes_get_key_value_domain(self, field_name, values):
+        """Return the domain of the licences whose `field_name` is one of `values`: every
+        generated key is a licence key."""
+        return Domain(field_name, 'in', list(values))
 
     @api.model_create_multi
     def create(self, vals_list):

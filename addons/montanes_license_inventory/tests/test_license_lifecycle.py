@@ -350,6 +350,27 @@ class TestLicenseLifecycle(MontanesLicenseCommon):
         self.assertFalse(licenses.lot_id)
         self.assertEqual(order.invoice_ids.amount_total, 435.60)
 
+    def test_generated_key_read_group_masked(self):
+        product = self._create_product(
+            name="Montañés Nube - anual", default_code='MS-CLOUD', type='service',
+            lst_price=120.0, taxes_id=self.tax_21.ids, invoice_policy='order',
+            montanes_license_kind='generated', montanes_license_term_months=12,
+            montanes_key_prefix='MSCLD-', company_id=self.company.id)
+        order = self._create_order([(product, 1, 120.0)])
+        order.action_confirm()
+        license_record = order.montanes_license_ids.sudo()
+        key = license_record.generated_key
+        License = self.env['montanes.license'].with_user(self.user_service)
+
+        with self.assertWarns(DeprecationWarning):
+            rows = License.read_group(
+                [('id', '=', license_record.id)], ['generated_key'], ['generated_key'])
+
+        masked_key = License.montanes_mask_key(key)
+        self.assertEqual([row['generated_key'] for row in rows], [masked_key])
+        self.assertNotIn(key, str(rows))
+        self.assertEqual(License.search(rows[0]['__domain']), license_record)
+
     def test_shortage_backorder(self):
         purchaser = self.env['res.users'].create({
             'name': "Compras (test)", 'login': 'montanes_purchase',
