@@ -14,8 +14,10 @@ _logger = logging.getLogger(__name__)
 
 # Activities claimed by one worker at a time. Each chunk is committed before
 # the next one is claimed, so a crash loses at most the chunk in progress,
-# and that chunk is rolled back whole: nothing of it was sent.
-PROCESS_CHUNK_SIZE = 200
+# and that chunk is rolled back whole: nothing of it was sent. Chunks of 1,000
+# rather than 200 queued e-mails about 10 % faster in bench/bench_campaign_flow.py
+# (fewer claims, checks and composers per e-mail).
+PROCESS_CHUNK_SIZE = 1000
 # Window over which the weekly cap counts the e-mails of an address.
 CAP_PERIOD = timedelta(days=7)
 # Wait before retrying an address that another worker was mailing at the same
