@@ -61,7 +61,7 @@ class MailingTrace(models.Model):
         leads = self.env['crm.lead'].sudo().with_context(active_test=False).search_fetch(
             [('id', 'in', lead_traces.mapped('res_id'))], ['company_id'], order='id')
         lead_by_id = {lead.id: lead for lead in leads}
-        # Only the subject: a mailing row also holds its whole HTML body.
+        # Fetch only the subject, because a mailing row also contains its whole HTML body.
         lead_traces.sudo().mass_mailing_id.fetch(['subject'])
         vals_list = []
         for trace in lead_traces.sudo():

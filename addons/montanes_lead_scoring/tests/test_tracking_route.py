@@ -241,7 +241,7 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         self.assertRejected(response, 403, written)
 
     def test_largest_lead_id_accepted(self):
-        """The largest database id is a valid token value: it answers as an unknown lead."""
+        """The largest database id is a valid token value, and the route treats it as an unknown lead."""
         token = hash_sign(self.env, TOKEN_SCOPE, {'lead': 2**31 - 1, 'trace': 2**31 - 1},
                           expiration=timedelta(days=1))
         response = self._post(self._hit(token=token))

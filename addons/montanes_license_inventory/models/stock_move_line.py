@@ -42,7 +42,7 @@ class StockMoveLine(models.Model):
         """Match typed serial numbers that are licence keys by their whole value only, for
         users outside `KEY_GROUPS`, as `stock.lot` does for the lot names.
 
-        A licence key lot belongs to a key licence product, so the product alone tells which
+        A licence key lot belongs to a key licence product, so the product alone determines which
         typed serial numbers are licence keys.
         """
         Lot = self.env['stock.lot']
