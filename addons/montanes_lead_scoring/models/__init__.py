@@ -19,4 +19,5 @@ from . import mail_blacklist
 from . import calendar_event
 from . import mail_activity
 from . import res_users
+from . import res_partner
 from . import res_config_settings

@@ -752,12 +752,13 @@ class CrmLead(models.Model):
         These are the fields named in the conditions of the active profile
         rules, plus, for computed fields, the fields they are computed from.
         The set is empty when no profile rule is active. A condition through a
-        relation ('source_id.name') is tracked on the lead's own field only.
+        relation ('source_id.name') is tracked here on the lead's own field only.
         The result is cached in the registry because every lead write reads
         it; rule changes clear the cache.
         """
-        # NOTE: editing the related record (renaming a utm.source, for example)
-        # does not re-score the leads that point to it.
+        # NOTE: editing a related record other than a contact (renaming a utm.source,
+        # for example) does not re-score the leads that point to it. Contact edits
+        # are handled by res.partner._montanes_get_profile_trigger_fields.
         rules = self.env['montanes.scoring.rule'].sudo().with_context(active_test=True).search([
             ('rule_type', '=', 'profile'),
         ])

@@ -332,7 +332,7 @@ class MontanesScoringRule(models.Model):
             if vals.get('domain'):
                 self._check_domain_searchable(vals['domain'], vals.get('name'))
         rules = super().create(vals_list)
-        self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
+        self.env.registry.clear_cache()  # _montanes_get_profile_trigger_fields of crm.lead and res.partner
         rules._rescore_profile_leads()
         return rules
 
@@ -348,7 +348,7 @@ class MontanesScoringRule(models.Model):
             # crm.lead._montanes_get_active_event_types and _montanes_get_behaviour_rule_ids
             self.env.registry.clear_cache()
         if PROFILE_RESCORE_FIELDS & set(vals):
-            self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
+            self.env.registry.clear_cache()  # _montanes_get_profile_trigger_fields of crm.lead and res.partner
             self._rescore_profile_leads()
         return result
 
@@ -357,7 +357,7 @@ class MontanesScoringRule(models.Model):
         # the database cascade would skip both.
         self.sudo().score_line_ids.unlink()
         result = super().unlink()
-        self.env.registry.clear_cache()  # crm.lead._montanes_get_profile_trigger_fields
+        self.env.registry.clear_cache()  # _montanes_get_profile_trigger_fields of crm.lead and res.partner
         return result
 
     # ------------------------------------------------------------

@@ -18,3 +18,4 @@ from . import test_held_meetings
 from . import test_tracking_hit_company
 from . import test_score_decay
 from . import test_trace_scoring
+from . import test_partner_rescoring
