@@ -7,7 +7,11 @@ entries on random open leads, dated over the last 180 days. Cases, measured in t
 run on the same rows:
 
 - full recompute: ``crm.lead._cron_montanes_recompute_scores`` (profile rules on every
-  lead, then every lead's totals, with the decay and expiry of its entries, and band);
+  lead, then every lead's totals, with the decay and expiry of its entries, and band), in
+  four states: the first run on the generated rows, which were written behind the add-on
+  (no profile entry, no stored total); the steady state, run again once that result is
+  committed; and the same committed state 1 and 7 days later (clock moved with freezegun),
+  when decay and expiry have changed the totals of part of the leads;
 - Odoo's PLS rebuild: ``crm.lead._cron_update_automated_probabilities``;
 - scoring time added to a tracking request: ``crm.lead._montanes_register_event`` of one
   page view on one lead (the call the website tracking route makes), 95th percentile.
@@ -21,6 +25,7 @@ after it, followed by a VACUUM.
 """
 
 import argparse
+import datetime
 import random
 import resource
 import statistics
@@ -141,6 +146,14 @@ def vacuum(database):
     connection.close()
 
 
+def recompute_later(env, days):
+    """Run the full recompute with the clock ``days`` ahead; return the number of leads changed."""
+    from freezegun import freeze_time  # noqa: PLC0415
+
+    with freeze_time(datetime.datetime.now() + datetime.timedelta(days=days), tick=True):
+        return env["crm.lead"]._cron_montanes_recompute_scores()
+
+
 def run_case(registry, function):
     """Run ``function(env)`` in its own transaction, rolled back after; return its seconds."""
     import odoo  # noqa: PLC0415
@@ -209,6 +222,15 @@ def main():
     steady = [run_case(registry, lambda env: env["crm.lead"]._cron_montanes_recompute_scores())[0]
               for _run in range(args.repeat)]
 
+    # The scheduled runs: the committed scores, read again once days have passed.
+    later = {}
+    for days in (1, 7):
+        runs = []
+        for _run in range(args.repeat):
+            runs.append(run_case(registry, lambda env, days=days: recompute_later(env, days)))
+            vacuum(args.database)
+        later[days] = (statistics.median(seconds for seconds, _changed in runs), runs[0][1])
+
     # Tracking: one page view per request transaction on a random open lead.
     rng = random.Random(42)
     durations = []
@@ -229,6 +251,9 @@ def main():
     print(f"leads: {args.leads}, events: {args.events}, median of {args.repeat} run(s)")
     print(f"full recompute, first run (profile entries, totals, bands to write): {recompute_s:.2f} s")
     print(f"full recompute, steady state (run again, nothing to change): {steady_s:.2f} s")
+    for days, (seconds, changed) in later.items():
+        print(f"full recompute, {days} day(s) later (decay and expiry): {seconds:.2f} s, "
+              f"{changed} leads changed, ratio {seconds / pls_s:.2f}")
     print(f"Odoo PLS rebuild: {pls_s:.2f} s")
     print(f"ratio recompute / PLS: first run {recompute_s / pls_s:.2f}, steady {steady_s / pls_s:.2f} "
           f"(target <= 1.00)")
