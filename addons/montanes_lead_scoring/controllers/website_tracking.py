@@ -133,20 +133,25 @@ class MontanesWebsiteTracking(http.Controller):
 
         hit_type, event_type = WEBSITE_EVENTS[event]
         lead = request.env['crm.lead'].sudo().browse(token_values['lead']).exists()
+        user_agent = request.httprequest.headers.get('User-Agent', '')
+        # A link preview or crawler that fetches the landing page or the image with the
+        # token is kept as evidence, like machine opens and clicks, and scores nothing.
+        machine_reason = Hit._get_user_agent_machine_reason(user_agent, ip_address)
         hit_id = Hit._insert_hit({
             'hit_type': hit_type,
-            'classification': 'human',
+            'classification': 'machine' if machine_reason else 'human',
+            'machine_reason': machine_reason,
             'lead_id': lead.id,
             'company_id': lead.company_id.id,
             'url': page_url,
-            'user_agent': request.httprequest.headers.get('User-Agent', ''),
+            'user_agent': user_agent,
             'ip_address': ip_address,
             'nonce': hit_id,
         })
         if hit_id is None:
             # The same hit id was recorded before: a replayed request.
             return 409
-        if lead:
+        if lead and not machine_reason:
             Hit.browse(hit_id)._register_lead_event(lead, event_type)
         return 204
 

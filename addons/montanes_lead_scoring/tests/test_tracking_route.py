@@ -105,6 +105,19 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         self.assertEqual(line.event_type, 'page_view')
         self.assertEqual(self.lead_marta.montanes_score, 0)
 
+    def test_bot_hit_scores_nothing(self):
+        """A hit from a bot or an HTTP library with a valid token is kept as a machine hit and scores nothing."""
+        for user_agent in ('Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', 'python-requests/2.31.0', ''):
+            with self.subTest(user_agent=user_agent):
+                response = self._post(self._hit(), headers={'User-Agent': user_agent})
+                self.assertEqual(response.status_code, 204, 'a bot gets the same answer as a person')
+        hits = self.env['montanes.tracking.hit'].search([('lead_id', '=', self.lead_pilar.id)])
+        self.assertEqual(hits.mapped('classification'), ['machine'] * 3)
+        self.assertEqual(set(hits.mapped('machine_reason')), {'bot'})
+        self.assertEqual(self.lead_pilar.montanes_score, 0)
+        self.assertFalse(self.lead_pilar.montanes_score_line_ids)
+        self.assertFalse(self.lead_pilar.montanes_last_interest)
+
     def test_form_submit_is_information_request(self):
         response = self._post(self._hit(event='form_submit', url=f'{WEBSITE_ORIGIN}/contacto'))
 
