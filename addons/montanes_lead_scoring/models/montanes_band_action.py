@@ -191,27 +191,36 @@ class MontanesBandAction(models.Model):
             _logger.info("Band action %s: lead %s has no salesperson nor team leader, no activity scheduled",
                          self.id, lead.id)
             return
+        # Crossings also come from scheduled jobs and public routes, which run without a language.
+        action = self.with_context(lang=user.lang)
         lead.activity_schedule(
             activity_type_id=self.activity_type_id.id,
-            summary=self.activity_summary or self.name,
+            summary=action.activity_summary or action.name,
             date_deadline=fields.Date.context_today(lead) + timedelta(days=self.activity_deadline_days),
             user_id=user.id,
         )
 
     def _run_notify(self, lead, crossing):
+        """Log the crossing in the lead's chatter and e-mail it to the lead's owner.
+
+        The note names no recipient, so Odoo sends no notification of its own
+        and the owner gets one e-mail, in their language.
+        """
         owner = lead.user_id
-        body = self.env._(
+        env = self.with_context(lang=owner.lang or self.env.lang).env
+        old_band = crossing.old_band_id.with_env(env)
+        new_band = crossing.new_band_id.with_env(env)
+        body = env._(
             "The lead moved from %(old)s to %(new)s with %(score)s points.",
-            old=crossing.old_band_id.name or '-', new=crossing.new_band_id.name, score=crossing.score,
+            old=old_band.name or '-', new=new_band.name, score=crossing.score,
         )
         lead.message_post(
             body=Markup("<p>%s</p>") % body,
             subtype_xmlid='mail.mt_note',
-            partner_ids=owner.partner_id.ids,
         )
         if owner.email:
             self.env['mail.mail'].sudo().create({
-                'subject': self.env._("%(lead)s: %(band)s", lead=lead.name, band=crossing.new_band_id.name),
+                'subject': env._("%(lead)s: %(band)s", lead=lead.name, band=new_band.name),
                 'body_html': Markup("<p>%s</p>") % body,
                 'email_to': owner.email_formatted,
                 'model': 'crm.lead',

@@ -81,9 +81,11 @@ class MontanesFollowupRule(models.Model):
         for lead in leads:
             user = lead.user_id or lead.team_id.user_id
             if user:
+                # Scheduled jobs run without a language, so write in the language of the recipient.
+                env = self.with_context(lang=user.lang).env
                 lead.activity_schedule(
                     activity_type_id=self.activity_type_id.id,
-                    summary=self.env._("Follow up: no contact for %(days)s days", days=self.days_without_contact),
+                    summary=env._("Follow up: no contact for %(days)s days", days=self.days_without_contact),
                     date_deadline=fields.Date.context_today(lead),
                     user_id=user.id,
                 )
@@ -103,14 +105,15 @@ class MontanesFollowupRule(models.Model):
             leader = lead.team_id.user_id
             if not leader:
                 continue
+            env = self.with_context(lang=leader.lang).env
             lead.activity_schedule(
                 activity_type_id=self.activity_type_id.id,
-                summary=self.env._("Escalated: %(owner)s has not contacted this lead", owner=lead.user_id.name or '-'),
+                summary=env._("Escalated: %(owner)s has not contacted this lead", owner=lead.user_id.name or '-'),
                 date_deadline=fields.Date.context_today(lead),
                 user_id=leader.id,
             )
             lead.message_post(
-                body=Markup("<p>%s</p>") % self.env._(
+                body=Markup("<p>%s</p>") % env._(
                     "Follow-up escalated to %(leader)s: no contact for %(days)s days.",
                     leader=leader.name,
                     days=self.days_without_contact + self.escalate_after_days,

@@ -264,6 +264,42 @@ class TestScoringInSpanish(MontanesScoringCommon):
         self.assertIn('Iniciativas calientes (1)', digest.body_html)
         self.assertIn('Iniciativas sin seguimiento (1)', digest.body_html)
 
+    def test_followup_activity_in_owner_language(self):
+        band_hot = self.env.ref('montanes_lead_scoring.score_band_hot')
+        band_hot.action_ids.active = False
+        self.env['montanes.followup.rule'].search([]).active = False
+        self.env['montanes.followup.rule'].create({'band_id': band_hot.id, 'days_without_contact': 3})
+        with freeze_time('2026-05-04 09:00:00'):
+            lead = self._create_lead(user_id=self.user_salesman.id)
+            lead._montanes_adjust_score(60, 'Pidió una demo')
+            lead._montanes_set_last_contact('email', datetime(2026, 5, 4, 9, 0))
+        with freeze_time('2026-05-07 10:00:00'):
+            # Odoo's ir.cron runs jobs with an empty context, so without a language.
+            self.env['montanes.followup.rule'].with_context({})._cron_followup()
+        self.assertEqual(lead.activity_ids.summary, 'Seguimiento: sin contacto desde hace 3 días')
+
+    def test_notify_sends_one_mail_in_owner_language(self):
+        band_hot = self.env.ref('montanes_lead_scoring.score_band_hot')
+        band_hot.action_ids.active = False
+        self.env['montanes.band.action'].create({
+            'name': 'Avisar', 'band_id': band_hot.id, 'action_type': 'notify',
+        })
+        lead = self._create_lead(name='Clínica Arnedo', user_id=self.user_salesman.id)
+        owner_partner = self.user_salesman.partner_id
+        mails = self.env['mail.mail'].search([])
+
+        # A marketing user's adjustment crosses the band: Odoo would notify the owner of a
+        # message addressed to them, on top of the action's own e-mail.
+        lead.with_user(self.user_marketing).with_context({})._montanes_adjust_score(60, 'Pidió una demo')
+        new_mails = self.env['mail.mail'].search([('id', 'not in', mails.ids)])
+        to_owner = new_mails.filtered(
+            lambda mail: owner_partner in mail.recipient_ids or self.user_salesman.email in (mail.email_to or ''))
+        self.assertEqual(len(to_owner), 1)
+        self.assertEqual(to_owner.subject, 'Clínica Arnedo: Caliente')
+        self.assertIn('La iniciativa ha pasado de Frío a Caliente con 60 puntos.', to_owner.body_html)
+        note = lead.message_ids.filtered(lambda message: 'Caliente con 60 puntos' in (message.body or ''))
+        self.assertEqual(len(note), 1, 'The crossing is logged in the chatter')
+
     def test_validation_errors_in_spanish(self):
         Rule = self.env['montanes.scoring.rule'].with_context(lang='es_ES')
         with self.assertRaisesRegex(ValidationError, 'La vida media de la regla «Abre» debe ser de al menos 1 día'):
