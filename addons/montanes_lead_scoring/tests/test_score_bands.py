@@ -140,6 +140,23 @@ class TestScoringAccessBands(MontanesScoringCommon):
             other.with_user(self.user_salesman)._montanes_adjust_score(10, 'Not my lead')
         self.assertEqual(other.montanes_score, 0)
 
+    def test_marketing_reaches_scoring_menus(self):
+        """The scoring menus do not depend on CRM's Configuration menu, which only sales managers see."""
+        scoring_menus = [
+            self.env.ref(f'montanes_lead_scoring.{xmlid}').id
+            for xmlid in ('menu_montanes_lead_scoring', 'menu_montanes_scoring_rule', 'menu_montanes_score_band',
+                          'menu_montanes_tracking_hit')
+        ]
+        self.assertFalse(self.user_marketing.has_group('sales_team.group_sale_manager'))
+        visible = self.env['ir.ui.menu'].with_user(self.user_marketing)._visible_menu_ids()
+        for menu_id in scoring_menus:
+            self.assertIn(menu_id, visible)
+        # The web client hides a menu whose parent is hidden, so the folder is what matters.
+        visible_to_salesman = self.env['ir.ui.menu'].with_user(self.user_salesman)._visible_menu_ids()
+        self.assertNotIn(scoring_menus[0], visible_to_salesman)
+        tracking_hits_in_mailing = self.env.ref('montanes_lead_scoring.menu_montanes_tracking_hit_mass_mailing')
+        self.assertIn(tracking_hits_in_mailing.id, visible)
+
     def test_only_marketing_edits_setup(self):
         band = self.env.ref('montanes_lead_scoring.score_band_hot')
         with self.assertRaises(AccessError):
