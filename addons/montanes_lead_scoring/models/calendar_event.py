@@ -131,8 +131,12 @@ class CalendarEvent(models.Model):
                 continue
             lead._montanes_set_last_contact('meeting', event.stop)
             if score_meetings:
+                # The meeting itself is the occurrence of "every time" rules, not its end, so a
+                # meeting scores once for each rule even if its time changes.
+                source_ref = f'calendar.event,{event.id}'
                 lead._montanes_register_event(
-                    'meeting', f'calendar.event,{event.id}', event_date=event.stop, description=event.name)
+                    'meeting', source_ref, event_date=event.stop, description=event.name,
+                    occurrence_ref=source_ref)
         self.flush_model(['montanes_meeting_outcome'])
         for outcome, event_ids in outcomes.items():
             if event_ids:
