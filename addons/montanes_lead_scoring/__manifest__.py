@@ -44,6 +44,7 @@
             "montanes_lead_scoring/static/tests/tours/*.js",
         ],
     },
+    "post_init_hook": "post_init_hook",
     "installable": True,
     "application": False,
 }

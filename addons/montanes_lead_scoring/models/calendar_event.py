@@ -18,13 +18,17 @@ class CalendarEvent(models.Model):
         selection=[
             ('held', 'Held'),
             ('declined', 'Declined by the contact'),
+            ('not_checked', 'Not checked: ended before lead scoring checked meetings'),
         ],
         string='Lead Scoring Outcome',
         readonly=True,
         copy=False,
         help='Set once the meeting has ended. Held: the lead scored the meeting and counts it '
         'as a contact. Declined by the contact: the lead\'s contact declined it, so it scored '
-        'nothing. Empty while the meeting has not ended, or when it has no lead.',
+        'nothing. Not checked: the meeting had already ended when lead scoring was installed, '
+        'or when it was upgraded from the version that scored meetings at booking. Such a '
+        'meeting keeps any points that version gave it. Empty while the meeting has not ended, '
+        'or when it has no lead.',
     )
 
     # The held-meeting cron reads the meetings of leads that ended and were not checked yet.
@@ -96,6 +100,40 @@ class CalendarEvent(models.Model):
         return self.browse(event_id for (event_id,) in rows)
 
     # ------------------------------------------------------------
+    # INSTALL AND UPGRADE
+    # ------------------------------------------------------------
+
+    @api.model
+    def _montanes_skip_ended_meetings(self):
+        """Mark every lead meeting that has already ended as not checked, so the held-meeting
+        cron never scores it.
+
+        Called when the module is installed and when it is upgraded from the version
+        that scored meetings when they were booked. Those meetings ended under the
+        earlier rule or before lead scoring existed, and scoring them now would add
+        points for old contacts, run band actions and end campaigns. Archived
+        meetings are marked too, so restoring one later does not score it.
+
+        :return: number of meetings marked
+        """
+        self.flush_model(['montanes_meeting_outcome', 'stop', 'opportunity_id', 'res_model'])
+        # Raw SQL: one statement for the whole history, and calendar.event.write() would
+        # notify attendees and external calendars.
+        rows = self.env.execute_query(SQL(
+            """
+            UPDATE calendar_event SET montanes_meeting_outcome = 'not_checked'
+             WHERE montanes_meeting_outcome IS NULL
+               AND (opportunity_id IS NOT NULL OR res_model = 'crm.lead')
+               AND stop <= %s
+         RETURNING id
+            """,
+            fields.Datetime.now(),
+        ))
+        self.invalidate_model(['montanes_meeting_outcome'])
+        _logger.info("Held meetings: %d lead meetings that had already ended marked as not checked", len(rows))
+        return len(rows)
+
+    # ------------------------------------------------------------
     # TOOLS
     # ------------------------------------------------------------
 
@@ -131,8 +169,13 @@ class CalendarEvent(models.Model):
                 continue
             lead._montanes_set_last_contact('meeting', event.stop)
             if score_meetings:
+                # The meeting itself is the occurrence of "every time" rules, not its end, so a
+                # meeting scores once for each rule even if its time changes. The 19.0.1.1.0
+                # migration gives the entries of meetings scored at booking this same key.
+                source_ref = f'calendar.event,{event.id}'
                 lead._montanes_register_event(
-                    'meeting', f'calendar.event,{event.id}', event_date=event.stop, description=event.name)
+                    'meeting', source_ref, event_date=event.stop, description=event.name,
+                    occurrence_ref=source_ref)
         self.flush_model(['montanes_meeting_outcome'])
         for outcome, event_ids in outcomes.items():
             if event_ids:

@@ -15,6 +15,7 @@ from . import test_band_actions
 from . import test_calibration
 from . import test_score_breakdown_tour
 from . import test_held_meetings
+from . import test_migration
 from . import test_tracking_hit_company
 from . import test_score_decay
 from . import test_trace_scoring

@@ -76,6 +76,20 @@ class TestHeldMeetings(MontanesScoringCommon):
         self.assertEqual(self.lead.montanes_last_contact_type, 'meeting')
         self.assertEqual(self.lead.montanes_last_contact_date, MEETING_STOP, 'a held meeting is a contact')
 
+    def test_every_time_rule_keys_meeting(self):
+        """An "every time" rule counts each meeting once, whatever its date."""
+        self.rule_meeting.repeat_policy = 'every_time'
+        meeting = self._schedule_meeting()
+        self._run_cron(MEETING_STOP + timedelta(hours=1))
+        with freeze_time(MEETING_STOP + timedelta(days=1)):
+            meeting.write({'start': MEETING_START + timedelta(days=1), 'stop': MEETING_STOP + timedelta(days=1)})
+            meeting._montanes_register_held_meetings()
+
+        line = self.lead.montanes_score_line_ids
+        self.assertEqual(len(line), 1, 'registering the meeting again at another date adds no entry')
+        self.assertEqual(line.source_ref, f'calendar.event,{meeting.id}@calendar.event,{meeting.id}')
+        self.assertEqual(line.date, MEETING_STOP)
+
     def test_cancelled_meeting_scores_nothing(self):
         meeting = self._schedule_meeting()
         meeting.action_archive()
