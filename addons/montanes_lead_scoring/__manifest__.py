@@ -38,6 +38,7 @@
         "demo/res_users_demo.xml",
         "demo/montanes_scoring_rule_demo.xml",
         "demo/crm_lead_demo.xml",
+        "demo/montanes_lead_activity_demo.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -1,9 +1,11 @@
+import ast
 import csv
 import threading
 import time
 from datetime import datetime
 from unittest.mock import patch
 
+from lxml import etree
 from psycopg2 import IntegrityError
 
 from odoo import SUPERUSER_ID, api
@@ -439,6 +441,16 @@ class TestScoringViews(MontanesScoringCommon):
                 self.assertIn('name="montanes_high_score"', arch)
                 self.assertIn('name="montanes_scored"', arch)
                 self.assertIn('name="montanes_group_by_score"', arch)
+
+    def test_high_score_filter_follows_hot_band(self):
+        arch = self.env['crm.lead'].get_view(self.env.ref('crm.view_crm_case_leads_filter').id, 'search')['arch']
+        domain = ast.literal_eval(etree.fromstring(arch).xpath('//filter[@name="montanes_high_score"]')[0].get('domain'))
+        lead = self._create_lead(name='Hotel Miramar')
+        lead._montanes_adjust_score(60, 'Pidió presupuesto')
+        self.assertIn(lead, self.env['crm.lead'].search(domain))
+
+        self.env.ref('montanes_lead_scoring.score_band_hot').min_score = 70
+        self.assertNotIn(lead, self.env['crm.lead'].search(domain))
 
     def test_rule_views_load(self):
         views = self.env['montanes.scoring.rule'].get_views([(False, 'list'), (False, 'form'), (False, 'search')])
