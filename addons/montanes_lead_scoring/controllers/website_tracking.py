@@ -48,6 +48,8 @@ class MontanesWebsiteTracking(http.Controller):
                 csrf=False, save_session=False, max_content_length=MAX_BODY_BYTES)
     def montanes_track(self, **kwargs):
         origin = self._montanes_get_request_origin()
+        if not self._montanes_consume_ip_rate():
+            return self._montanes_response(429, origin)
         if not origin:
             return self._montanes_response(403)
         if request.httprequest.method == 'OPTIONS':
@@ -72,6 +74,8 @@ class MontanesWebsiteTracking(http.Controller):
         Images send no Origin header, so the origin is read from the Referer.
         """
         origin = self._montanes_get_request_origin()
+        if not self._montanes_consume_ip_rate():
+            return self._montanes_response(429, origin)
         if not origin:
             return self._montanes_response(403)
         status = self._montanes_process_hit(dict(kwargs), origin)
@@ -94,11 +98,23 @@ class MontanesWebsiteTracking(http.Controller):
             return origin
         return ''
 
-    def _montanes_process_hit(self, values, origin):
-        """Validate, rate-limit and record one website hit, and return the HTTP status of the response.
+    def _montanes_consume_ip_rate(self):
+        """Count the request against the limit of its IP address, and tell whether it is within it.
 
-        Nothing is written unless the token is valid, and the lead comes from the
-        token only, so a visitor can only add hits to the lead the token was issued for.
+        Both routes call this before any other check, so forged tokens, invalid
+        bodies and foreign origins use up the limit too. The counter row is the
+        only thing such a request writes.
+        """
+        ip_address = request.httprequest.remote_addr or ''
+        ip_key = hashlib.sha256(ip_address.encode()).hexdigest()[:32]
+        return request.env['montanes.tracking.rate'].sudo()._consume([(f'ip:{ip_key}', MAX_REQUESTS_PER_IP)])
+
+    def _montanes_process_hit(self, values, origin):
+        """Validate, rate-limit per token and record one website hit, and return the response status.
+
+        Nothing but rate-limit counters is written unless the token is valid, and the
+        lead comes from the token only, so a visitor can only add hits to the lead the
+        token was issued for.
         """
         if not isinstance(values, dict) or not set(values) <= HIT_FIELDS:
             return 400
@@ -122,17 +138,16 @@ class MontanesWebsiteTracking(http.Controller):
         if token_values is None:
             return 403
 
-        ip_address = request.httprequest.remote_addr or ''
+        # Only valid tokens get a counter, so forged ones cannot fill the table with rows.
         token_key = hashlib.sha256(values['token'].encode()).hexdigest()[:32]
-        ip_key = hashlib.sha256(ip_address.encode()).hexdigest()[:32]
         if not request.env['montanes.tracking.rate'].sudo()._consume([
-            (f'ip:{ip_key}', MAX_REQUESTS_PER_IP),
             (f'token:{token_key}', MAX_REQUESTS_PER_TOKEN),
         ]):
             return 429
 
         hit_type, event_type = WEBSITE_EVENTS[event]
         lead = request.env['crm.lead'].sudo().browse(token_values['lead']).exists()
+        ip_address = request.httprequest.remote_addr or ''
         user_agent = request.httprequest.headers.get('User-Agent', '')
         # A link preview or crawler that fetches the landing page or the image with the
         # token is kept as evidence, like machine opens and clicks, and scores nothing.

@@ -562,6 +562,10 @@ class CrmLead(models.Model):
         Rule = self.env['montanes.scoring.rule'].sudo().with_context(active_test=False)
         ScoreLine = self.env['montanes.lead.score.line'].with_context(montanes_sql_totals=True)
         ScoreLine._sync_profile_lines(Rule.search([('rule_type', '=', 'profile')]))
+        if ScoreLine._has_profile_caps():
+            # The sync caps only the leads whose entries it changed, so this also caps
+            # the leads scored before a maximum was set.
+            ScoreLine._reapply_profile_caps()
         changed = self._montanes_recompute_all_totals(batch_size=batch_size)
         _logger.info("Lead score recompute: %d leads changed in %.2fs", changed, time.monotonic() - start)
         return changed

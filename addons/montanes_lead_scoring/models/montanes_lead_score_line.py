@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.fields import Domain
-from odoo.tools import SQL
+from odoo.tools import SQL, split_every
 
 from .montanes_scoring_rule import EVENT_TYPES
 
@@ -13,6 +13,11 @@ _logger = logging.getLogger(__name__)
 # source_ref of the entries that profile rules produce. A lead earns a profile
 # rule once, so one fixed value makes the unique index cover them too.
 PROFILE_SOURCE_REF = 'profile'
+
+# Leads whose profile entries _apply_profile_caps reads in one query when a maximum changes,
+# the same slice size as the full recompute of the lead totals. At 5 profile rules a batch
+# reads 250,000 entries, about 50 MB of Python tuples (an estimate, not measured).
+PROFILE_CAP_BATCH_SIZE = 50000
 
 
 class MontanesLeadScoreLine(models.Model):
@@ -366,17 +371,25 @@ class MontanesLeadScoreLine(models.Model):
             return 0
 
     @api.model
+    def _has_profile_caps(self):
+        """Tell whether a maximum profile score or a rule group maximum is set."""
+        return bool(self._get_score_cap('fit') or self.env['montanes.scoring.rule.group'].sudo().search_count(
+            [('max_points', '>', 0)], limit=1))
+
+    @api.model
     def _apply_profile_caps(self, lead_ids):
         """Lower the profile entries of these leads so they stay within the profile and group maximums.
 
         Rules fill the room in their sequence order: a later rule gets what is
-        left. Negative points are never capped.
+        left. Negative points are never capped. Each entry is set from its
+        rule's points, so an entry lowered under an earlier, smaller maximum
+        gets its room back. The entries are written in SQL: the caller
+        recomputes the lead totals (_notify_lines_inserted).
         :return: ids of the leads whose entries changed
         """
-        fit_cap = self._get_score_cap('fit')
-        if not lead_ids or not (fit_cap or self.env['montanes.scoring.rule.group'].sudo().search_count(
-                [('max_points', '>', 0)], limit=1)):
+        if not lead_ids or not self._has_profile_caps():
             return set()
+        fit_cap = self._get_score_cap('fit')
         self.env.flush_all()
         rows = self.env.execute_query(SQL(
             """
@@ -389,7 +402,8 @@ class MontanesLeadScoreLine(models.Model):
             """,
             list(lead_ids), PROFILE_SOURCE_REF,
         ))
-        points_by_line = {}
+        line_ids_by_points = defaultdict(list)
+        changed_lead_ids = set()
         fit_total = defaultdict(int)
         group_total = defaultdict(int)
         for line_id, lead_id, points, full_points, group_id, group_cap in rows:
@@ -402,11 +416,81 @@ class MontanesLeadScoreLine(models.Model):
             fit_total[lead_id] += allowed
             group_total[lead_id, group_id] += allowed
             if allowed != points:
-                points_by_line[line_id] = allowed
-        lines = self.sudo().with_context(montanes_defer_bands=True).browse(points_by_line)
-        for line in lines:
-            line.points_earned = points_by_line[line.id]
-        return set(lines.lead_id.ids)
+                line_ids_by_points[allowed].append(line_id)
+                changed_lead_ids.add(lead_id)
+        # Raw SQL: one UPDATE per distinct capped value, where ORM writes would
+        # recompute the totals of each lead in Python before the caller does it in SQL.
+        for allowed, line_ids in line_ids_by_points.items():
+            self.env.execute_query(SQL(
+                "UPDATE montanes_lead_score_line SET points_earned = %s WHERE id = ANY(%s)", allowed, line_ids,
+            ))
+        if line_ids_by_points:
+            self.invalidate_model(['points_earned', 'points'])
+        return changed_lead_ids
+
+    @api.model
+    def _reapply_profile_caps(self, rules=None):
+        """Re-cap the profile entries of every lead that ``rules`` scored, and update those leads' scores.
+
+        _sync_profile_lines caps only the leads whose entries it changes, so
+        this runs when what the caps depend on changes: the maximum profile
+        score, a group maximum, or the group or sequence of a rule. Every
+        profile entry of those leads is re-capped, whichever rule earned it,
+        because lowering one group leaves room in the profile maximum for the
+        others. With no maximum left, entries that an earlier maximum lowered
+        get their rule's points back.
+
+        :param rules: montanes.scoring.rule records; None means every profile rule
+        :return: ids of the leads whose entries changed
+        """
+        self.env.flush_all()
+        rule_scope = SQL("AND line.rule_id = ANY(%s)", rules.ids) if rules is not None else SQL()
+        scored_leads = SQL(
+            "SELECT line.lead_id FROM montanes_lead_score_line line WHERE line.source_ref = %s %s",
+            PROFILE_SOURCE_REF, rule_scope,
+        )
+        if self._has_profile_caps():
+            lead_ids = {lead_id for (lead_id,) in self.env.execute_query(scored_leads)}
+            return self._recap_profile_leads(lead_ids)
+
+        # Raw SQL: _apply_profile_caps does nothing without a maximum, and one
+        # UPDATE gives every lowered entry its rule's points back.
+        changed_lead_ids = {lead_id for (lead_id,) in self.env.execute_query(SQL(
+            """
+            UPDATE montanes_lead_score_line line
+               SET points_earned = rule.points
+              FROM montanes_scoring_rule rule
+             WHERE rule.id = line.rule_id AND line.source_ref = %s
+               AND line.points_earned <> rule.points
+               AND line.lead_id IN (%s)
+         RETURNING line.lead_id
+            """,
+            PROFILE_SOURCE_REF, scored_leads,
+        ))}
+        self.invalidate_model(['points_earned', 'points'])
+        self._notify_profile_caps_applied(changed_lead_ids)
+        return changed_lead_ids
+
+    @api.model
+    def _recap_profile_leads(self, lead_ids):
+        """Re-cap every profile entry of these leads, in batches, and update their scores.
+
+        :return: ids of the leads whose entries changed
+        """
+        changed_lead_ids = set()
+        for batch_lead_ids in split_every(PROFILE_CAP_BATCH_SIZE, sorted(lead_ids), list):
+            changed_lead_ids.update(self._apply_profile_caps(batch_lead_ids))
+        self._notify_profile_caps_applied(changed_lead_ids)
+        return changed_lead_ids
+
+    @api.model
+    def _notify_profile_caps_applied(self, changed_lead_ids):
+        """Recompute the scores and bands of the leads whose profile entries a maximum changed."""
+        if not changed_lead_ids:
+            return
+        changed_leads = self.env['crm.lead'].browse(changed_lead_ids).exists()
+        self.with_context(montanes_defer_bands=False)._notify_lines_inserted(changed_leads)
+        _logger.info("Profile maximums re-applied: profile entries changed on %d leads", len(changed_lead_ids))
 
     @api.model
     def _apply_engagement_caps(self, vals_list):
@@ -541,7 +625,11 @@ class MontanesLeadScoreLine(models.Model):
         changed_lead_ids = removed | updated | inserted
         if changed_lead_ids:
             self.invalidate_model()
-            changed_lead_ids.update(self._apply_profile_caps(changed_lead_ids))
+        # The given leads are capped even when no entry changed, so a lead scored
+        # before a maximum was set follows it once edited.
+        capped_lead_ids = changed_lead_ids | set(leads.ids if leads is not None else ())
+        changed_lead_ids.update(self._apply_profile_caps(capped_lead_ids))
+        if changed_lead_ids:
             changed_leads = self.env['crm.lead'].browse(changed_lead_ids).exists()
             # Bands move once at the end, so removing then re-adding an entry is no crossing.
             self.with_context(montanes_defer_bands=False)._notify_lines_inserted(changed_leads)

@@ -40,6 +40,10 @@ VALIDITIES = [
 # much, so writing any of them re-scores the leads.
 PROFILE_RESCORE_FIELDS = {'active', 'company_id', 'domain', 'points', 'rule_type'}
 
+# Rule fields that decide how the profile and group maximums share out the points,
+# because rules fill the room in sequence order. Writing any of them re-caps the leads.
+PROFILE_CAP_FIELDS = {'group_id', 'sequence'}
+
 # Largest number of points, positive or negative, of one rule. It is far above any useful
 # weight and far below the limit of the integer columns (2**31 - 1): a lead total stays in
 # range up to 21 474 rules at this limit.
@@ -350,14 +354,27 @@ class MontanesScoringRule(models.Model):
         if PROFILE_RESCORE_FIELDS & set(vals):
             self.env.registry.clear_cache()  # _montanes_get_profile_trigger_fields of crm.lead and res.partner
             self._rescore_profile_leads()
+        if PROFILE_CAP_FIELDS & set(vals):
+            profile_rules = self.filtered(lambda rule: rule.rule_type == 'profile')
+            if profile_rules:
+                self.env['montanes.lead.score.line']._reapply_profile_caps(profile_rules)
         return result
 
     def unlink(self):
+        ScoreLine = self.env['montanes.lead.score.line']
+        # The points these rules gave free room under the profile and group maximums
+        # for the other rules of the same leads.
+        capped_lead_ids = set()
+        if ScoreLine._has_profile_caps():
+            capped_lead_ids = set(self.sudo().score_line_ids.filtered(
+                lambda line: line.rule_type == 'profile').lead_id.ids)
         # The entries go first through the ORM, so lead totals and bands follow;
         # the database cascade would skip both.
         self.sudo().score_line_ids.unlink()
         result = super().unlink()
         self.env.registry.clear_cache()  # _montanes_get_profile_trigger_fields of crm.lead and res.partner
+        if capped_lead_ids:
+            ScoreLine._recap_profile_leads(capped_lead_ids)
         return result
 
     # ------------------------------------------------------------

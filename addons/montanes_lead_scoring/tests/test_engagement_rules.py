@@ -210,6 +210,128 @@ class TestScoreCaps(MontanesScoringCommon):
         lead._montanes_register_event('email_reply', 'mailing.trace,1,reply')
         self.assertEqual(lead.montanes_score_engagement, 8 + 20)
 
+    def _set_fit_cap(self, max_points):
+        """Set the maximum profile score as an administrator does, in the CRM settings."""
+        self.env['res.config.settings'].create({'montanes_max_fit_score': max_points}).execute()
+
+    def _profile_points(self, lead):
+        """Return {rule name: points} of the profile entries of ``lead``."""
+        return {
+            line.rule_id.name: line.points
+            for line in lead.montanes_score_line_ids if line.rule_type == 'profile'
+        }
+
+    def test_fit_cap_change_rescores_existing_leads(self):
+        lead = self._create_lead(function='Director general', expected_revenue=10000, city='Santander')
+        rule_sector = self.env['montanes.scoring.rule'].create({
+            'name': 'Santander',
+            'rule_type': 'profile',
+            'domain': "[('city', '=', 'Santander')]",
+            'points': 15,
+        })
+        self.assertEqual(lead.montanes_score_fit, 40)
+
+        self._set_fit_cap(20)
+        self.assertEqual(lead.montanes_score_fit, 20, "A new maximum caps the leads scored before it")
+        self.assertEqual(self._profile_points(lead), {'Director': 15, 'Big budget': 5, 'Santander': 0})
+
+        rule_sector.group_id = self.env['montanes.scoring.rule.group'].create({'name': 'Region', 'max_points': 5})
+        self._set_fit_cap(0)
+        self.assertEqual(lead.montanes_score_fit, 30, "Without the profile maximum, only the group caps")
+        self.assertEqual(self._profile_points(lead), {'Director': 15, 'Big budget': 10, 'Santander': 5})
+
+        self._set_fit_cap(20)
+        new_lead = self._create_lead(function='Director general', expected_revenue=10000, city='Santander')
+        self.assertEqual(new_lead.montanes_score_fit, 20)
+        self.assertEqual(self._profile_points(lead), self._profile_points(new_lead),
+                         "An existing lead and a new one with the same profile get the same entries")
+
+    def test_group_cap_change_rescores_existing_leads(self):
+        group = self.env['montanes.scoring.rule.group'].create({'name': 'Company', 'max_points': 0})
+        self.rule_budget.group_id = group
+        lead = self._create_lead(function='Director general', expected_revenue=10000)
+        self.assertEqual(lead.montanes_score_fit, 25)
+
+        group.max_points = 4
+        self.assertEqual(self._profile_points(lead), {'Director': 15, 'Big budget': 4})
+        self.assertEqual(lead.montanes_score_fit, 19)
+
+        group.max_points = 8
+        self.assertEqual(lead.montanes_score_fit, 23, "A higher maximum gives the points back")
+
+        group.max_points = 0
+        self.assertEqual(lead.montanes_score_fit, 25)
+
+    def test_rule_group_change_rescores_existing_leads(self):
+        group = self.env['montanes.scoring.rule.group'].create({'name': 'Company', 'max_points': 5})
+        lead = self._create_lead(function='Director general', expected_revenue=10000)
+        self.assertEqual(lead.montanes_score_fit, 25)
+
+        self.rule_director.group_id = group
+        self.assertEqual(self._profile_points(lead), {'Director': 5, 'Big budget': 10})
+
+        self.rule_director.group_id = False
+        self.assertEqual(lead.montanes_score_fit, 25, "Leaving the group lifts its maximum")
+
+        group.rule_ids = self.rule_budget
+        self.assertEqual(self._profile_points(lead), {'Director': 15, 'Big budget': 5},
+                         "Adding a rule from the group form caps it too")
+
+    def test_capped_group_deleted(self):
+        group = self.env['montanes.scoring.rule.group'].create({'name': 'Company', 'max_points': 5})
+        self.rule_budget.group_id = group
+        lead = self._create_lead(function='Director general', expected_revenue=10000)
+        self.assertEqual(lead.montanes_score_fit, 20)
+
+        group.unlink()
+        self.assertEqual(lead.montanes_score_fit, 25)
+
+    def test_rule_sequence_orders_room(self):
+        self._set_fit_cap(20)
+        lead = self._create_lead(function='Director general', expected_revenue=10000)
+        self.assertEqual(self._profile_points(lead), {'Director': 15, 'Big budget': 5})
+
+        self.rule_budget.sequence = 1
+        self.assertEqual(self._profile_points(lead), {'Director': 10, 'Big budget': 10},
+                         "The rule first in sequence order fills the room first")
+        self.assertEqual(lead.montanes_score_fit, 20)
+
+    def test_deleted_rule_frees_room(self):
+        self._set_fit_cap(20)
+        lead = self._create_lead(function='Director general', expected_revenue=10000)
+        self.assertEqual(lead.montanes_score_fit, 20)
+
+        self.rule_director.unlink()
+        self.assertEqual(self._profile_points(lead), {'Big budget': 10})
+        self.assertEqual(lead.montanes_score_fit, 10)
+
+    def test_lead_scored_before_cap_follows_it(self):
+        """A lead that still has points above a maximum is capped when edited or recomputed."""
+        lead = self._create_lead(function='Director general', expected_revenue=10000)
+        other_lead = self._create_lead(function='Director general', expected_revenue=10000)
+        # Set without the settings screen, as a database did before maximums re-scored leads.
+        self.env['ir.config_parameter'].sudo().set_param('montanes_lead_scoring.max_fit_score', 20)
+        self.assertEqual(lead.montanes_score_fit, 25)
+
+        lead.function = 'Director comercial'
+        self.assertEqual(lead.montanes_score_fit, 20, "Editing a lead applies the maximum")
+        self.assertEqual(other_lead.montanes_score_fit, 25)
+
+        self.env['crm.lead']._cron_montanes_recompute_scores()
+        self.assertEqual(other_lead.montanes_score_fit, 20, "The full recompute applies it to every lead")
+
+    def test_engagement_cap_change_keeps_earned_points(self):
+        """Behaviour entries record what an event earned, so a new maximum applies to new events only."""
+        lead = self._create_lead()
+        lead._montanes_register_event('email_open', 'mailing.trace,1,open')
+        lead._montanes_register_event('email_click', 'mailing.trace,1,click')
+        self.env['res.config.settings'].create({'montanes_max_engagement_score': 12}).execute()
+        self.assertEqual(lead.montanes_score_engagement, 15)
+
+        lead._montanes_register_event('email_open', 'mailing.trace,2,open')
+        self.assertEqual(lead.montanes_score_engagement, 15, "The lead is above the maximum: no room left")
+        self.assertEqual(sorted(lead.montanes_score_line_ids.mapped('points')), [0, 5, 10])
+
     def test_negative_group_cap_rejected(self):
         with self.assertRaises(Exception), self.cr.savepoint(), mute_logger('odoo.sql_db'):
             self.env['montanes.scoring.rule.group'].create({'name': 'Bad', 'max_points': -5})

@@ -85,3 +85,26 @@ class TestLedgerInvariants(MontanesScoringCommon):
         )
         self.assertEqual(len(merged.montanes_score_line_ids.filtered(lambda line: line.rule_id == self.rule_open)), 1)
         self.assertScoresMatchLedger(merged)
+
+    def test_caps_changed(self):
+        lead = self._create_lead(function='Director financiero', expected_revenue=10000)
+        lead._montanes_register_event('email_open', 'mailing.trace,1,open')
+        group = self.env['montanes.scoring.rule.group'].create({'name': 'Company', 'max_points': 0})
+        self.rule_budget.group_id = group
+        self.assertEqual(lead.montanes_score, 15 + 10 + 5)
+
+        steps = [
+            ('profile maximum set', lambda: self.env['res.config.settings'].create(
+                {'montanes_max_fit_score': 18}).execute(), 18 + 5),
+            ('group maximum set', lambda: group.write({'max_points': 2}), 17 + 5),
+            ('rule moved out of the group', lambda: self.rule_budget.write({'group_id': False}), 18 + 5),
+            ('rule moved into the group', lambda: self.rule_director.write({'group_id': group.id}), 2 + 10 + 5),
+            ('profile maximum removed', lambda: self.env['res.config.settings'].create(
+                {'montanes_max_fit_score': 0}).execute(), 2 + 10 + 5),
+            ('group deleted', group.unlink, 15 + 10 + 5),
+        ]
+        for step, change, score in steps:
+            with self.subTest(step=step):
+                change()
+                self.assertEqual(lead.montanes_score, score)
+                self.assertScoresMatchLedger(lead)

@@ -1,9 +1,11 @@
 import json
+import time
 from datetime import datetime, timedelta
 
 from odoo.tests import HttpCase, tagged
 from odoo.tools.misc import hash_sign
 
+from ..controllers.website_tracking import MAX_REQUESTS_PER_IP
 from .common import MontanesScoringCommon
 
 WEBSITE_ORIGIN = 'https://www.montanessoluciones.example'
@@ -69,11 +71,14 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
         return self.url_open('/montanes/track', data=body, headers=request_headers, method='POST')
 
     def _written_counts(self):
-        """Return the number of hits, rate-limit rows and score entries in the database."""
+        """Return the number of hits, token rate-limit rows and score entries in the database.
+
+        Every request counts against the limit of its IP address, so the IP counters are left out.
+        """
         self.env.flush_all()
         self.env.cr.execute("""
             SELECT (SELECT count(*) FROM montanes_tracking_hit),
-                   (SELECT count(*) FROM montanes_tracking_rate),
+                   (SELECT count(*) FROM montanes_tracking_rate WHERE key NOT LIKE 'ip:%'),
                    (SELECT count(*) FROM montanes_lead_score_line)
         """)
         return self.env.cr.fetchone()
@@ -81,7 +86,8 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
     def assertRejected(self, response, status, written_before):
         self.assertEqual(response.status_code, status)
         self.assertEqual(response.content, b'', 'an error response has no body')
-        self.assertEqual(self._written_counts(), written_before, 'a rejected request writes nothing')
+        self.assertEqual(self._written_counts(), written_before,
+                         'a rejected request writes nothing but its IP counter')
 
     # ------------------------------------------------------------
     # ACCEPTED HITS
@@ -358,6 +364,30 @@ class TestTrackingRoute(MontanesScoringCommon, HttpCase):
 
         response = self._post(self._hit(token=self.token_marta))
         self.assertEqual(response.status_code, 204, 'another visitor on the same address still gets through')
+
+    def test_ip_limit_counts_rejected_requests(self):
+        """Forged tokens and foreign origins use up the limit of the IP address they come from."""
+        # Counters start a new window each minute, so the burst must not cross one.
+        second = datetime.now().second
+        if second >= 45:
+            time.sleep(61 - second)
+        written = self._written_counts()
+        for number in range(MAX_REQUESTS_PER_IP - 1):
+            self.assertRejected(self._post(self._hit(token=f'forged-{number:03d}-' + 'A' * 40)), 403, written)
+        self.assertRejected(self._post(self._hit(), origin='https://evil.example'), 403, written)
+
+        response = self._post(self._hit(token='forged-after-limit-' + 'A' * 40))
+        self.assertRejected(response, 429, written)
+        self.assertEqual(response.headers['Retry-After'], '60')
+        self.assertEqual(response.headers['Access-Control-Allow-Origin'], WEBSITE_ORIGIN)
+        self.assertRejected(self._post(self._hit(), origin='https://evil.example'), 429, written)
+        self.assertRejected(self._post(self._hit()), 429, written)
+        pixel = self.url_open(
+            '/montanes/track/pixel.gif?' + '&'.join(f'{key}={value}' for key, value in self._hit().items()),
+            headers={'Referer': f'{WEBSITE_ORIGIN}/licencias/antivirus', 'User-Agent': FIREFOX},
+        )
+        self.assertRejected(pixel, 429, written)
+        self.assertEqual(self.lead_pilar.montanes_score, 0)
 
     def test_never_server_error(self):
         hostile = [
