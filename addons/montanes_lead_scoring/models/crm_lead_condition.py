@@ -189,4 +189,8 @@ class CrmLead(models.Model):
                 )
         if isinstance(error, AccessError):
             return self.env._("you are not allowed to read the records this field leads to.")
+        if isinstance(error, (ValueError, TypeError)) and field is not None and not field.relational:
+            # Odoo converts the value to the field's type before querying, and 'abc' is no number.
+            return self.env._(
+                "the value %(value)s does not suit this field.", value=repr(condition.value))
         return self.env._("this field cannot be used to filter leads.")

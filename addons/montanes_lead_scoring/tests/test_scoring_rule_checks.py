@@ -157,6 +157,7 @@ class TestConditionErrorsInSpanish(MontanesScoringCommon):
     def test_value_of_wrong_type(self):
         self._assert_rejected_in_spanish("[('create_date', '>=', 'ayer')]", ['2026-01-31'])
         self._assert_rejected_in_spanish("[('id', '=', 'abc')]", ["'abc'", 'no es adecuado'])
+        self._assert_rejected_in_spanish("[('expected_revenue', '>', 'abc')]", ["'abc'", 'no es adecuado'])
 
     def test_unstored_field(self):
         self._assert_rejected_in_spanish(UNSTORED_CONDITION, ['user_id.password', 'no se guarda'])
